@@ -1,0 +1,146 @@
+// Key format: generation, parsing with checksum, hashing and permission matching.
+#include "core.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+namespace apikeys::core {
+
+bool valid_prefix(std::string_view prefix) noexcept {
+  if (prefix.empty() || prefix.size() > kMaxPrefixLen) return false;
+  for (unsigned char c : prefix)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+  return true;
+}
+
+namespace {
+NewKey complete_key(std::string client_id) {
+  NewKey k;
+  k.client_id = std::move(client_id);
+  k.key.reserve(k.client_id.size() + kSecretLen + kChecksumLen);
+  k.key = k.client_id;
+  k.key += random_base62(kSecretLen);
+  k.key += base62_fixed(crc32(k.key), kChecksumLen);
+  k.hint = k.key.substr(k.key.size() - kHintLen);
+  return k;
+}
+}  // namespace
+
+NewKey generate_key(std::string_view prefix) {
+  if (!valid_prefix(prefix))
+    throw Error("22023", "key prefix must be 1 to 10 lower-case letters or digits");
+  std::string client_id;
+  client_id.reserve(prefix.size() + 1 + kIdLen);
+  client_id.append(prefix).push_back('_');
+  client_id += random_base62(kIdLen);
+  return complete_key(std::move(client_id));
+}
+
+NewKey generate_key_for_client(std::string_view client_id) {
+  if (!valid_client_id(client_id)) throw Error("22023", "malformed client id");
+  return complete_key(std::string(client_id));
+}
+
+bool valid_client_id(std::string_view client_id) noexcept {
+  size_t us = client_id.find('_');
+  if (us == std::string_view::npos || !valid_prefix(client_id.substr(0, us))) return false;
+  std::string_view id = client_id.substr(us + 1);
+  return id.size() == kIdLen && is_base62(id);
+}
+
+bool parse_key(std::string_view key, size_t *client_id_len) noexcept {
+  if (key.size() < 2 + kIdLen + kSecretLen + kChecksumLen || key.size() > kMaxKeyLen) return false;
+  size_t us = key.find('_');
+  if (us == std::string_view::npos || !valid_prefix(key.substr(0, us))) return false;
+  std::string_view rest = key.substr(us + 1);
+  if (rest.size() != kIdLen + kSecretLen + kChecksumLen || !is_base62(rest)) return false;
+  std::string_view body = key.substr(0, key.size() - kChecksumLen);
+  std::string_view check = key.substr(key.size() - kChecksumLen);
+  uint64_t v = 0;
+  for (unsigned char c : check) v = v * 62 + static_cast<uint64_t>(base62_value(c));
+  if (v != crc32(body)) return false;
+  *client_id_len = us + 1 + kIdLen;
+  return true;
+}
+
+const char *scheme_tag(Scheme s) noexcept { return s == Scheme::Sha256 ? "sha256" : "hmac-sha256"; }
+
+bool parse_scheme(std::string_view tag, Scheme *out) noexcept {
+  if (tag == "sha256") {
+    *out = Scheme::Sha256;
+    return true;
+  }
+  if (tag == "hmac-sha256") {
+    *out = Scheme::HmacSha256;
+    return true;
+  }
+  return false;
+}
+
+void sha256(std::string_view data, unsigned char out[kHashLen]) {
+  ERR_clear_error();
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr) != 1 || len != kHashLen) {
+    ERR_clear_error();
+    throw Error("XX000", "SHA-256 failed");
+  }
+}
+
+void hmac_sha256(std::string_view key, std::string_view data, unsigned char out[kHashLen]) {
+  ERR_clear_error();
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char *>(data.data()), data.size(), out, &len) == nullptr ||
+      len != kHashLen) {
+    ERR_clear_error();
+    throw Error("XX000", "HMAC-SHA-256 failed");
+  }
+}
+
+void hash_key(Scheme s, std::string_view pepper, std::string_view key, unsigned char out[kHashLen]) {
+  if (s == Scheme::Sha256)
+    sha256(key, out);
+  else
+    hmac_sha256(pepper, key, out);
+}
+
+bool ct_equal(const unsigned char *a, size_t alen, const unsigned char *b, size_t blen) noexcept {
+  return alen == blen && CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+namespace {
+bool valid_segment(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 64) return false;
+  for (unsigned char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) return false;
+  return true;
+}
+}  // namespace
+
+bool valid_permission(std::string_view p) noexcept {
+  if (p == "*") return true;
+  if (p.empty() || p.size() > kMaxPermissionLen) return false;
+  size_t start = 0;
+  for (;;) {
+    size_t colon = p.find(':', start);
+    std::string_view seg = p.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start);
+    if (colon == std::string_view::npos) return valid_segment(seg) || (seg == "*" && start > 0);
+    if (!valid_segment(seg)) return false;
+    start = colon + 1;
+  }
+}
+
+bool permission_covers(std::string_view granted, std::string_view required) noexcept {
+  if (granted == "*" || granted == required) return true;
+  // "a:b:*" covers every permission that starts with "a:b:".
+  if (granted.size() >= 2 && granted.substr(granted.size() - 2) == ":*") {
+    std::string_view stem = granted.substr(0, granted.size() - 1);
+    return required.size() > stem.size() && required.substr(0, stem.size()) == stem;
+  }
+  return false;
+}
+
+}  // namespace apikeys::core

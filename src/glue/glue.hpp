@@ -1,0 +1,62 @@
+// Shared glue between PostgreSQL and the core: headers, the error boundary, GUC values.
+#pragma once
+
+#include "../core/core.hpp"
+
+#include <openssl/crypto.h>
+
+#include <cstring>
+#include <new>
+
+extern "C" {
+#include "postgres.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+}
+
+namespace apikeys::glue {
+
+// What a failed core call left behind: plain storage, no destructor.
+struct CoreFailure {
+  char sqlstate[6];
+  char message[256];
+};
+
+// Runs a core call; a C++ exception becomes a CoreFailure. The call must not use any
+// PostgreSQL function that can raise an error.
+template <typename F>
+bool run_core(F &&f, CoreFailure *fail) noexcept {
+  const char *state = "XX000";
+  const char *msg = "internal error in apikeys";
+  try {
+    f();
+    return true;
+  } catch (const core::Error &e) {
+    state = e.sqlstate();
+    std::strncpy(fail->message, e.what(), sizeof fail->message - 1);
+    fail->message[sizeof fail->message - 1] = '\0';
+    std::memcpy(fail->sqlstate, state, 5);
+    fail->sqlstate[5] = '\0';
+    return false;
+  } catch (const std::bad_alloc &) {
+    state = "53200";
+    msg = "out of memory";
+  } catch (...) {
+  }
+  std::memcpy(fail->sqlstate, state, 5);
+  fail->sqlstate[5] = '\0';
+  std::strncpy(fail->message, msg, sizeof fail->message - 1);
+  fail->message[sizeof fail->message - 1] = '\0';
+  return false;
+}
+
+// Raises the failure as a PostgreSQL error (called outside any catch block).
+[[noreturn]] void report(const CoreFailure &fail);
+
+// The server-side pepper (apikeys.pepper), or "" when none is configured.
+const char *pepper();
+
+// Clears the RLS binding (transaction end, failed authenticate).
+void clear_binding();
+
+}  // namespace apikeys::glue

@@ -1,0 +1,251 @@
+// Module entry: GUCs, transaction callbacks, and the small SQL-callable helpers.
+#include "glue.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+
+PG_MODULE_MAGIC;
+
+PGDLLEXPORT void _PG_init(void);
+PG_FUNCTION_INFO_V1(apikeys_random_id);
+PG_FUNCTION_INFO_V1(apikeys_invalid_permission);
+PG_FUNCTION_INFO_V1(apikeys_uncovered_permission);
+PG_FUNCTION_INFO_V1(apikeys_permission_covers);
+PG_FUNCTION_INFO_V1(apikeys_generate_key);
+PG_FUNCTION_INFO_V1(apikeys_count_key_sets);
+PG_FUNCTION_INFO_V1(apikeys_count_active_keys);
+PG_FUNCTION_INFO_V1(apikeys_count_live_keys);
+PG_FUNCTION_INFO_V1(apikeys_allow_event_purge);
+PG_FUNCTION_INFO_V1(apikeys_event_purge_allowed);
+}
+
+namespace core = apikeys::core;
+using apikeys::glue::CoreFailure;
+using apikeys::glue::report;
+using apikeys::glue::run_core;
+
+namespace {
+
+char *pepper_value = nullptr;
+char *actor_value = nullptr;
+bool event_purge_allowed = false;
+
+// Forgets everything bound to the transaction when it ends.
+void xact_callback(XactEvent event, void *) {
+  switch (event) {
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+    case XACT_EVENT_PARALLEL_ABORT:
+    case XACT_EVENT_PREPARE:
+      apikeys::glue::clear_binding();
+      event_purge_allowed = false;
+      break;
+    default:
+      break;
+  }
+}
+
+// Copies the elements of a text[] as (pointer, length) views; NULL elements get data=nullptr.
+struct TextElems {
+  int n = 0;
+  Datum *values = nullptr;
+  bool *nulls = nullptr;
+};
+TextElems text_elems(ArrayType *arr) {
+  TextElems e;
+  deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &e.values, &e.nulls, &e.n);
+  return e;
+}
+std::string_view elem_view(const TextElems &e, int i) {
+  text *t = DatumGetTextPP(e.values[i]);
+  return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+// Runs a count(*) query under the latest snapshot (sees every committed row).
+int64 fresh_count(SPIPlanPtr *cache, const char *sql, int nargs, Oid *types, Datum *values) {
+  SPI_connect();
+  if (*cache == nullptr) {
+    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+    if (plan == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    SPI_keepplan(plan);
+    *cache = plan;
+  }
+  int rc = SPI_execute_snapshot(*cache, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, false, false, 1);
+  if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "count query failed: %s", SPI_result_code_string(rc));
+  bool isnull;
+  int64 n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+  SPI_finish();
+  return n;
+}
+
+}  // namespace
+
+namespace apikeys::glue {
+
+void report(const CoreFailure &fail) {
+  ereport(ERROR, (errcode(MAKE_SQLSTATE(fail.sqlstate[0], fail.sqlstate[1], fail.sqlstate[2], fail.sqlstate[3],
+                                        fail.sqlstate[4])),
+                  errmsg("%s", fail.message)));
+  pg_unreachable();
+}
+
+const char *pepper() { return pepper_value ? pepper_value : ""; }
+
+}  // namespace apikeys::glue
+
+void _PG_init(void) {
+  DefineCustomStringVariable("apikeys.pepper", "Server-side secret mixed into key hashes (HMAC-SHA-256).",
+                             "When set, new keys are stored as HMAC-SHA-256 with this pepper; keys stored "
+                             "under another scheme keep verifying with theirs.",
+                             &pepper_value, "", PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+                             nullptr, nullptr, nullptr);
+  DefineCustomStringVariable("apikeys.actor", "Application user recorded as the actor of management changes.",
+                             "Set it per transaction with SET LOCAL; when empty the session user is recorded.",
+                             &actor_value, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+#if PG_VERSION_NUM >= 150000
+  MarkGUCPrefixReserved("apikeys");
+#else
+  EmitWarningsOnPlaceholders("apikeys");
+#endif
+  RegisterXactCallback(xact_callback, nullptr);
+}
+
+// A random positive 63-bit id.
+Datum apikeys_random_id(PG_FUNCTION_ARGS) {
+  uint64 v = 0;
+  CoreFailure fail;
+  bool ok = run_core([&] {
+    do {
+      core::random_bytes(reinterpret_cast<unsigned char *>(&v), sizeof v);
+      v &= UINT64CONST(0x7FFFFFFFFFFFFFFF);
+    } while (v == 0);
+  }, &fail);
+  if (!ok) report(fail);
+  PG_RETURN_INT64(static_cast<int64>(v));
+}
+
+// First element of a text[] that breaks the permission grammar, or NULL.
+Datum apikeys_invalid_permission(PG_FUNCTION_ARGS) {
+  if (PG_ARGISNULL(0)) PG_RETURN_TEXT_P(cstring_to_text("NULL"));
+  TextElems e = text_elems(PG_GETARG_ARRAYTYPE_P(0));
+  for (int i = 0; i < e.n; i++) {
+    if (e.nulls[i]) PG_RETURN_TEXT_P(cstring_to_text("NULL"));
+    if (!core::valid_permission(elem_view(e, i))) PG_RETURN_DATUM(e.values[i]);
+  }
+  PG_RETURN_NULL();
+}
+
+// True if some element of granted covers required.
+static bool covered(const TextElems &granted, std::string_view required) {
+  for (int j = 0; j < granted.n; j++)
+    if (!granted.nulls[j] && core::permission_covers(elem_view(granted, j), required)) return true;
+  return false;
+}
+
+// First element of perms that no element of ceiling covers, or NULL.
+Datum apikeys_uncovered_permission(PG_FUNCTION_ARGS) {
+  if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+  TextElems perms = text_elems(PG_GETARG_ARRAYTYPE_P(0));
+  TextElems ceiling;
+  if (!PG_ARGISNULL(1)) ceiling = text_elems(PG_GETARG_ARRAYTYPE_P(1));
+  for (int i = 0; i < perms.n; i++) {
+    if (perms.nulls[i]) PG_RETURN_TEXT_P(cstring_to_text("NULL"));
+    if (!covered(ceiling, elem_view(perms, i))) PG_RETURN_DATUM(perms.values[i]);
+  }
+  PG_RETURN_NULL();
+}
+
+// True if the granted permissions cover the required one.
+Datum apikeys_permission_covers(PG_FUNCTION_ARGS) {
+  TextElems granted = text_elems(PG_GETARG_ARRAYTYPE_P(0));
+  text *req = PG_GETARG_TEXT_PP(1);
+  PG_RETURN_BOOL(covered(granted, std::string_view(VARDATA_ANY(req), VARSIZE_ANY_EXHDR(req))));
+}
+
+// A new key (or a new secret for a given client id) with its hint and hash.
+Datum apikeys_generate_key(PG_FUNCTION_ARGS) {
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "return type must be a row type");
+  if (PG_ARGISNULL(0)) ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("key prefix must not be NULL")));
+  char *prefix = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  char *client_id = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
+  const char *pep = apikeys::glue::pepper();
+  core::Scheme scheme = pep[0] ? core::Scheme::HmacSha256 : core::Scheme::Sha256;
+
+  // Results land in palloc'd buffers sized in advance; the core's strings die in the lambda.
+  char *out_client = static_cast<char *>(palloc0(core::kMaxKeyLen + 1));
+  char *out_key = static_cast<char *>(palloc0(core::kMaxKeyLen + 1));
+  char out_hint[core::kHintLen + 1] = {0};
+  bytea *hash = static_cast<bytea *>(palloc(VARHDRSZ + core::kHashLen));
+  SET_VARSIZE(hash, VARHDRSZ + core::kHashLen);
+  CoreFailure fail;
+  bool ok = run_core([&] {
+    core::NewKey k = client_id ? core::generate_key_for_client(client_id) : core::generate_key(prefix);
+    std::memcpy(out_client, k.client_id.data(), k.client_id.size());
+    std::memcpy(out_key, k.key.data(), k.key.size());
+    std::memcpy(out_hint, k.hint.data(), k.hint.size());
+    core::hash_key(scheme, pep, k.key, reinterpret_cast<unsigned char *>(VARDATA(hash)));
+    OPENSSL_cleanse(&k.key[0], k.key.size());
+  }, &fail);
+  if (!ok) report(fail);
+
+  Datum values[5] = {CStringGetTextDatum(out_client), CStringGetTextDatum(out_key), CStringGetTextDatum(out_hint),
+                     PointerGetDatum(hash), CStringGetTextDatum(core::scheme_tag(scheme))};
+  bool nulls[5] = {false, false, false, false, false};
+  HeapTuple tup = heap_form_tuple(BlessTupleDesc(desc), values, nulls);
+  explicit_bzero(out_key, core::kMaxKeyLen + 1);
+  PG_RETURN_DATUM(HeapTupleGetDatum(tup));
+}
+
+// Key sets of a tenant, seen through the latest snapshot.
+Datum apikeys_count_key_sets(PG_FUNCTION_ARGS) {
+  static SPIPlanPtr plan = nullptr;
+  Oid types[1] = {TEXTOID};
+  Datum values[1] = {PG_GETARG_DATUM(0)};
+  PG_RETURN_INT64(fresh_count(&plan,
+                              "SELECT pg_catalog.count(*) FROM apikeys.key_sets "
+                              "WHERE tenant_id OPERATOR(pg_catalog.=) $1",
+                              1, types, values));
+}
+
+// Active, unexpired keys of a key set, seen through the latest snapshot.
+Datum apikeys_count_active_keys(PG_FUNCTION_ARGS) {
+  static SPIPlanPtr plan = nullptr;
+  Oid types[1] = {INT8OID};
+  Datum values[1] = {PG_GETARG_DATUM(0)};
+  PG_RETURN_INT64(fresh_count(&plan,
+                              "SELECT pg_catalog.count(*) FROM apikeys.keys "
+                              "WHERE key_set_id OPERATOR(pg_catalog.=) $1 "
+                              "AND status OPERATOR(pg_catalog.=) 'active' "
+                              "AND (expires_at IS NULL OR expires_at OPERATOR(pg_catalog.>) pg_catalog.now())",
+                              1, types, values));
+}
+
+// Live (not revoked, not expired) keys of an owner, seen through the latest snapshot.
+Datum apikeys_count_live_keys(PG_FUNCTION_ARGS) {
+  static SPIPlanPtr plan = nullptr;
+  Oid types[2] = {TEXTOID, TEXTOID};
+  Datum values[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
+  PG_RETURN_INT64(fresh_count(&plan,
+                              "SELECT pg_catalog.count(*) FROM apikeys.keys "
+                              "WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND owner OPERATOR(pg_catalog.=) $2 "
+                              "AND status OPERATOR(pg_catalog.<>) 'revoked' "
+                              "AND (expires_at IS NULL OR expires_at OPERATOR(pg_catalog.>) pg_catalog.now())",
+                              2, types, values));
+}
+
+// Lets the events guard accept deletes while apikeys.purge() runs (reset at transaction end).
+Datum apikeys_allow_event_purge(PG_FUNCTION_ARGS) {
+  event_purge_allowed = PG_GETARG_BOOL(0);
+  PG_RETURN_VOID();
+}
+
+// Whether this transaction is inside apikeys.purge().
+Datum apikeys_event_purge_allowed(PG_FUNCTION_ARGS) { PG_RETURN_BOOL(event_purge_allowed); }

@@ -1,0 +1,380 @@
+// The hot path: verify and authenticate probe the keys index directly (no SPI, no second
+// executor), and the RLS helpers read the transaction's binding from backend memory.
+#include "glue.hpp"
+
+extern "C" {
+#include "access/detoast.h"
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(apikeys_verify);
+PG_FUNCTION_INFO_V1(apikeys_authenticate);
+PG_FUNCTION_INFO_V1(apikeys_current_key_id);
+PG_FUNCTION_INFO_V1(apikeys_current_tenant);
+PG_FUNCTION_INFO_V1(apikeys_current_owner);
+PG_FUNCTION_INFO_V1(apikeys_current_key_set_id);
+PG_FUNCTION_INFO_V1(apikeys_current_permissions);
+PG_FUNCTION_INFO_V1(apikeys_has_permission);
+}
+
+namespace core = apikeys::core;
+
+namespace {
+
+// OIDs and column numbers of the tables verify reads, cached until a relcache invalidation.
+struct Catalog {
+  bool valid;
+  Oid keys, keys_client_idx, tenants, tenants_pkey;
+  AttrNumber key_id, tenant_id, key_set_id, owner, permissions, status, expires_at, key_hash, hash_scheme,
+      previous_hash, previous_hash_scheme, previous_expires_at, enabled;
+};
+Catalog cat;
+bool callback_registered = false;
+
+void relcache_callback(Datum, Oid relid) {
+  if (relid == InvalidOid || relid == cat.keys || relid == cat.keys_client_idx || relid == cat.tenants ||
+      relid == cat.tenants_pkey)
+    cat.valid = false;
+}
+
+Oid relid_in(Oid nsp, const char *name) {
+  Oid oid = get_relname_relid(name, nsp);
+  if (!OidIsValid(oid))
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("relation apikeys.%s does not exist", name)));
+  return oid;
+}
+
+AttrNumber attnum_of(Oid rel, const char *name) {
+  AttrNumber n = get_attnum(rel, name);
+  if (n == InvalidAttrNumber)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("column %s of apikeys tables does not exist", name)));
+  return n;
+}
+
+void load_catalog() {
+  if (cat.valid) return;
+  if (!callback_registered) {
+    CacheRegisterRelcacheCallback(relcache_callback, (Datum)0);
+    callback_registered = true;
+  }
+  Oid nsp = get_namespace_oid("apikeys", false);
+  Catalog c{};
+  c.keys = relid_in(nsp, "keys");
+  c.keys_client_idx = relid_in(nsp, "keys_client_id_key");
+  c.tenants = relid_in(nsp, "tenants");
+  c.tenants_pkey = relid_in(nsp, "tenants_pkey");
+  c.key_id = attnum_of(c.keys, "key_id");
+  c.tenant_id = attnum_of(c.keys, "tenant_id");
+  c.key_set_id = attnum_of(c.keys, "key_set_id");
+  c.owner = attnum_of(c.keys, "owner");
+  c.permissions = attnum_of(c.keys, "permissions");
+  c.status = attnum_of(c.keys, "status");
+  c.expires_at = attnum_of(c.keys, "expires_at");
+  c.key_hash = attnum_of(c.keys, "key_hash");
+  c.hash_scheme = attnum_of(c.keys, "hash_scheme");
+  c.previous_hash = attnum_of(c.keys, "previous_hash");
+  c.previous_hash_scheme = attnum_of(c.keys, "previous_hash_scheme");
+  c.previous_expires_at = attnum_of(c.keys, "previous_expires_at");
+  c.enabled = attnum_of(c.tenants, "enabled");
+  c.valid = true;
+  cat = c;
+}
+
+std::string_view text_view(Datum d) {
+  text *t = DatumGetTextPP(d);
+  return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+// What verification found; only a VALID result carries the details.
+struct Verdict {
+  const char *code;
+  int64 key_id;
+  text *tenant_id;
+  text *owner;  // may be null
+  bool has_set;
+  int64 key_set_id;
+  ArrayType *permissions;
+  bool has_expiry;
+  TimestampTz expires_at;
+};
+
+// Hash of the presented key under a stored scheme, compared in constant time.
+bool hash_matches(std::string_view key, Datum scheme_d, Datum hash_d) {
+  core::Scheme scheme;
+  if (!core::parse_scheme(text_view(scheme_d), &scheme)) return false;
+  bytea *stored = DatumGetByteaPP(hash_d);
+  unsigned char computed[core::kHashLen];
+  const char *pep = apikeys::glue::pepper();
+  if (scheme == core::Scheme::HmacSha256 && pep[0] == '\0') return false;
+  apikeys::glue::CoreFailure fail;
+  if (!apikeys::glue::run_core([&] { core::hash_key(scheme, pep, key, computed); }, &fail))
+    apikeys::glue::report(fail);
+  return core::ct_equal(reinterpret_cast<const unsigned char *>(VARDATA_ANY(stored)), VARSIZE_ANY_EXHDR(stored),
+                        computed, sizeof computed);
+}
+
+Snapshot current_snapshot() { return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(); }
+
+// True if the tenant exists and is enabled: one probe of the tenants primary key.
+bool tenant_enabled(text *tenant_id) {
+  Relation rel = table_open(cat.tenants, AccessShareLock);
+  Relation idx = index_open(cat.tenants_pkey, AccessShareLock);
+  ScanKeyData sk;
+  ScanKeyInit(&sk, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(tenant_id));
+  sk.sk_collation = idx->rd_indcollation[0];
+  IndexScanDesc scan = index_beginscan(rel, idx, current_snapshot(), 1, 0);
+  index_rescan(scan, &sk, 1, nullptr, 0);
+  TupleTableSlot *slot = table_slot_create(rel, nullptr);
+  bool enabled = false;
+  if (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+    bool isnull;
+    Datum d = slot_getattr(slot, cat.enabled, &isnull);
+    enabled = !isnull && DatumGetBool(d);
+  }
+  ExecDropSingleTupleTableSlot(slot);
+  index_endscan(scan);
+  index_close(idx, AccessShareLock);
+  table_close(rel, AccessShareLock);
+  return enabled;
+}
+
+// True if every required permission (non-null) is covered by one of the key's.
+bool covers_all(ArrayType *granted, ArrayType *required) {
+  Datum *gv, *rv;
+  bool *gn, *rn;
+  int ng, nr;
+  deconstruct_array(granted, TEXTOID, -1, false, TYPALIGN_INT, &gv, &gn, &ng);
+  deconstruct_array(required, TEXTOID, -1, false, TYPALIGN_INT, &rv, &rn, &nr);
+  for (int i = 0; i < nr; i++) {
+    if (rn[i]) return false;
+    std::string_view req = text_view(rv[i]);
+    bool ok = false;
+    for (int j = 0; j < ng && !ok; j++) ok = !gn[j] && core::permission_covers(text_view(gv[j]), req);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Verifies a presented key: decides MALFORMED without a table, then one index probe.
+void verify_key(FunctionCallInfo fcinfo, Verdict *r) {
+  *r = Verdict{};
+  r->code = "MALFORMED";
+  if (PG_ARGISNULL(0)) return;
+  // A string longer than any key is refused before it is even detoasted.
+  if (toast_raw_datum_size(PG_GETARG_DATUM(0)) > VARHDRSZ + core::kMaxKeyLen) return;
+  text *key_t = PG_GETARG_TEXT_PP(0);
+  std::string_view key(VARDATA_ANY(key_t), VARSIZE_ANY_EXHDR(key_t));
+  size_t client_len = 0;
+  if (!core::parse_key(key, &client_len)) return;
+
+  load_catalog();
+  r->code = "NOT_FOUND";
+  text *client_id = cstring_to_text_with_len(key.data(), static_cast<int>(client_len));
+  Relation rel = table_open(cat.keys, AccessShareLock);
+  Relation idx = index_open(cat.keys_client_idx, AccessShareLock);
+  ScanKeyData sk;
+  ScanKeyInit(&sk, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(client_id));
+  sk.sk_collation = idx->rd_indcollation[0];
+  IndexScanDesc scan = index_beginscan(rel, idx, current_snapshot(), 1, 0);
+  index_rescan(scan, &sk, 1, nullptr, 0);
+  TupleTableSlot *slot = table_slot_create(rel, nullptr);
+  if (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+    slot_getallattrs(slot);
+    Datum *v = slot->tts_values;
+    bool *n = slot->tts_isnull;
+    TimestampTz now = GetCurrentTransactionStartTimestamp();
+    auto col = [](AttrNumber a) { return a - 1; };
+    bool match = hash_matches(key, v[col(cat.hash_scheme)], v[col(cat.key_hash)]);
+    if (!match && !n[col(cat.previous_hash)] && !n[col(cat.previous_hash_scheme)] &&
+        !n[col(cat.previous_expires_at)] && DatumGetTimestampTz(v[col(cat.previous_expires_at)]) > now)
+      match = hash_matches(key, v[col(cat.previous_hash_scheme)], v[col(cat.previous_hash)]);
+    if (match) {
+      std::string_view status = text_view(v[col(cat.status)]);
+      bool expired = !n[col(cat.expires_at)] && DatumGetTimestampTz(v[col(cat.expires_at)]) <= now;
+      if (status == "revoked")
+        r->code = "REVOKED";
+      else if (status != "active")
+        r->code = "INACTIVE";
+      else if (expired)
+        r->code = "EXPIRED";
+      else {
+        r->code = "VALID";
+        r->key_id = DatumGetInt64(v[col(cat.key_id)]);
+        r->tenant_id = DatumGetTextPCopy(v[col(cat.tenant_id)]);
+        r->owner = n[col(cat.owner)] ? nullptr : DatumGetTextPCopy(v[col(cat.owner)]);
+        r->has_set = !n[col(cat.key_set_id)];
+        r->key_set_id = r->has_set ? DatumGetInt64(v[col(cat.key_set_id)]) : 0;
+        r->permissions = DatumGetArrayTypePCopy(v[col(cat.permissions)]);
+        r->has_expiry = !n[col(cat.expires_at)];
+        r->expires_at = r->has_expiry ? DatumGetTimestampTz(v[col(cat.expires_at)]) : 0;
+      }
+    }
+  }
+  ExecDropSingleTupleTableSlot(slot);
+  index_endscan(scan);
+  index_close(idx, AccessShareLock);
+  table_close(rel, AccessShareLock);
+  if (r->code[0] != 'V') return;
+
+  if (!tenant_enabled(r->tenant_id))
+    r->code = "TENANT_DISABLED";
+  else if (!PG_ARGISNULL(1) && !covers_all(r->permissions, PG_GETARG_ARRAYTYPE_P(1)))
+    r->code = "INSUFFICIENT_PERMISSIONS";
+}
+
+// The verification row; the blessed descriptor is cached per call site.
+Datum result_datum(FunctionCallInfo fcinfo, const Verdict &r) {
+  TupleDesc desc = static_cast<TupleDesc>(fcinfo->flinfo->fn_extra);
+  if (desc == nullptr) {
+    TupleDesc d;
+    if (get_call_result_type(fcinfo, nullptr, &d) != TYPEFUNC_COMPOSITE) elog(ERROR, "return type must be a row type");
+    MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+    desc = BlessTupleDesc(CreateTupleDescCopy(d));
+    MemoryContextSwitchTo(old);
+    fcinfo->flinfo->fn_extra = desc;
+  }
+  bool valid = r.code[0] == 'V';
+  Datum values[8] = {BoolGetDatum(valid), CStringGetTextDatum(r.code)};
+  bool nulls[8] = {false, false, true, true, true, true, true, true};
+  if (valid) {
+    values[2] = Int64GetDatum(r.key_id);
+    values[3] = PointerGetDatum(r.tenant_id);
+    values[4] = PointerGetDatum(r.owner);
+    values[5] = Int64GetDatum(r.key_set_id);
+    values[6] = PointerGetDatum(r.permissions);
+    values[7] = TimestampTzGetDatum(r.expires_at);
+    nulls[2] = nulls[3] = nulls[6] = false;
+    nulls[4] = r.owner == nullptr;
+    nulls[5] = !r.has_set;
+    nulls[7] = !r.has_expiry;
+  }
+  return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+// ---- the binding ----------------------------------------------------------------------
+
+struct Binding {
+  bool bound;
+  int64 key_id;
+  text *tenant_id;
+  text *owner;
+  bool has_set;
+  int64 key_set_id;
+  ArrayType *permissions;
+  SubTransactionId subid;
+};
+Binding binding;
+MemoryContext binding_cxt = nullptr;
+
+void subxact_callback(SubXactEvent event, SubTransactionId sub, SubTransactionId parent, void *) {
+  if (!binding.bound || sub != binding.subid) return;
+  if (event == SUBXACT_EVENT_ABORT_SUB)
+    apikeys::glue::clear_binding();
+  else if (event == SUBXACT_EVENT_COMMIT_SUB)
+    binding.subid = parent;  // the binding now belongs to the parent
+}
+
+void bind(const Verdict &r) {
+  if (binding_cxt == nullptr) {
+    binding_cxt = AllocSetContextCreate(TopMemoryContext, "apikeys binding", ALLOCSET_SMALL_SIZES);
+    RegisterSubXactCallback(subxact_callback, nullptr);
+  }
+  apikeys::glue::clear_binding();
+  MemoryContext old = MemoryContextSwitchTo(binding_cxt);
+  binding.tenant_id = DatumGetTextPCopy(PointerGetDatum(r.tenant_id));
+  binding.owner = r.owner ? DatumGetTextPCopy(PointerGetDatum(r.owner)) : nullptr;
+  binding.permissions = DatumGetArrayTypePCopy(PointerGetDatum(r.permissions));
+  MemoryContextSwitchTo(old);
+  binding.key_id = r.key_id;
+  binding.has_set = r.has_set;
+  binding.key_set_id = r.key_set_id;
+  binding.subid = GetCurrentSubTransactionId();
+  binding.bound = true;
+}
+
+}  // namespace
+
+namespace apikeys::glue {
+void clear_binding() {
+  binding = Binding{};
+  if (binding_cxt) MemoryContextReset(binding_cxt);
+}
+}  // namespace apikeys::glue
+
+// Checks a presented key; answers with a code and never raises for a bad key.
+Datum apikeys_verify(PG_FUNCTION_ARGS) {
+  Verdict r;
+  verify_key(fcinfo, &r);
+  PG_RETURN_DATUM(result_datum(fcinfo, r));
+}
+
+// Verifies and, on VALID, binds the key to the transaction; otherwise clears any binding.
+Datum apikeys_authenticate(PG_FUNCTION_ARGS) {
+  Verdict r;
+  verify_key(fcinfo, &r);
+  if (r.code[0] == 'V')
+    bind(r);
+  else
+    apikeys::glue::clear_binding();
+  PG_RETURN_DATUM(result_datum(fcinfo, r));
+}
+
+// The bound key's id, or NULL.
+Datum apikeys_current_key_id(PG_FUNCTION_ARGS) {
+  if (!binding.bound) PG_RETURN_NULL();
+  PG_RETURN_INT64(binding.key_id);
+}
+
+// The bound key's tenant, or NULL.
+Datum apikeys_current_tenant(PG_FUNCTION_ARGS) {
+  if (!binding.bound) PG_RETURN_NULL();
+  PG_RETURN_TEXT_P(DatumGetTextPCopy(PointerGetDatum(binding.tenant_id)));
+}
+
+// The bound key's owner, or NULL (also for a platform key).
+Datum apikeys_current_owner(PG_FUNCTION_ARGS) {
+  if (!binding.bound || binding.owner == nullptr) PG_RETURN_NULL();
+  PG_RETURN_TEXT_P(DatumGetTextPCopy(PointerGetDatum(binding.owner)));
+}
+
+// The bound key's key set, or NULL.
+Datum apikeys_current_key_set_id(PG_FUNCTION_ARGS) {
+  if (!binding.bound || !binding.has_set) PG_RETURN_NULL();
+  PG_RETURN_INT64(binding.key_set_id);
+}
+
+// The bound key's permissions, or NULL.
+Datum apikeys_current_permissions(PG_FUNCTION_ARGS) {
+  if (!binding.bound) PG_RETURN_NULL();
+  PG_RETURN_ARRAYTYPE_P(DatumGetArrayTypePCopy(PointerGetDatum(binding.permissions)));
+}
+
+// True if a key is bound and one of its permissions covers the given one.
+Datum apikeys_has_permission(PG_FUNCTION_ARGS) {
+  if (!binding.bound || PG_ARGISNULL(0)) PG_RETURN_BOOL(false);
+  text *req = PG_GETARG_TEXT_PP(0);
+  std::string_view required(VARDATA_ANY(req), VARSIZE_ANY_EXHDR(req));
+  Datum *gv;
+  bool *gn;
+  int ng;
+  deconstruct_array(binding.permissions, TEXTOID, -1, false, TYPALIGN_INT, &gv, &gn, &ng);
+  for (int j = 0; j < ng; j++)
+    if (!gn[j] && core::permission_covers(text_view(gv[j]), required)) PG_RETURN_BOOL(true);
+  PG_RETURN_BOOL(false);
+}

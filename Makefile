@@ -10,11 +10,13 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 PG_CXXFLAGS = -std=c++17 -Wno-register -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -fno-strict-aliasing
 SHLIB_LINK = -lcrypto -lstdc++
 
-REGRESS = setup core verify lifecycle permissions privileges secrets
-REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
+REGRESS = setup verify encoding lifecycle privileges secrets
+# Each suite brings its own server (run as a non-root user: see test/run-tests.sh).
+REGRESS_OPTS = --inputdir=. --temp-instance=tmp_check_regress --temp-config=test/regress.conf
 ISOLATION =
-ISOLATION_OPTS = --inputdir=test/isolation
-TAP_TESTS = 0
+ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --temp-instance=tmp_check_iso --temp-config=test/regress.conf
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
 
 PG_CONFIG ?= pg_config
 # Debian's PGXS would also compile every .cpp to LLVM bitcode with clang and without
@@ -39,4 +41,4 @@ format:
 test:
 	bash test/run-tests.sh
 
-EXTRA_CLEAN = test/unit/run_unit results regression.diffs regression.out output_iso tmp_check log
+EXTRA_CLEAN = test/unit/run_unit results regression.diffs regression.out output_iso tmp_check tmp_check_regress tmp_check_iso log

@@ -279,7 +279,7 @@ DECLARE
 BEGIN
   IF TG_OP = 'DELETE' THEN
     IF apikeys._count_active_keys(OLD.key_set_id) > 0 THEN
-      RAISE EXCEPTION 'key set % ("%") of tenant "%" still has % active keys', OLD.key_set_id, OLD.name,
+      RAISE EXCEPTION 'key set % ("%") of tenant "%" still has active keys (%)', OLD.key_set_id, OLD.name,
         OLD.tenant_id, apikeys._count_active_keys(OLD.key_set_id)
         USING ERRCODE = 'object_not_in_prerequisite_state',
               HINT = 'Deactivate or revoke every key of the set before deleting it.';
@@ -768,10 +768,9 @@ BEGIN
   DELETE FROM apikeys.key_sets s WHERE s.key_set_id = delete_key_set.key_set_id;
 END $$;
 
--- Gives a key a new secret; the old one keeps working until now() + grace (never past the
--- key's expiry). Returns the new key, shown once.
-CREATE FUNCTION apikeys.roll_key(key_id bigint, grace interval DEFAULT '24 hours')
-  RETURNS TABLE (key_id bigint, client_id text, key text)
+-- Gives a key a new secret (same client id); the old one keeps working until now() + grace,
+-- never past the key's expiry. Returns the new key, shown once.
+CREATE FUNCTION apikeys._roll_key(p_key_id bigint, grace interval, OUT client_id text, OUT key text)
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -782,10 +781,10 @@ BEGIN
     RAISE EXCEPTION 'grace must be zero or a positive interval (got %)', coalesce(grace::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  k := apikeys._require_key(roll_key.key_id);
+  k := apikeys._require_key(p_key_id);
   IF k.status = 'revoked' THEN
     RAISE EXCEPTION 'key % ("%") is revoked and cannot be rolled', k.key_id, k.name
-      USING ERRCODE = 'object_not_in_prerequisite_state';
+      USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Revocation is irreversible: create a new key.';
   END IF;
   g := apikeys._generate_key(split_part(k.client_id, '_', 1), k.client_id);
   UPDATE apikeys.keys x
@@ -793,9 +792,15 @@ BEGIN
          previous_hash_scheme = CASE WHEN grace > interval '0' THEN x.hash_scheme END,
          previous_expires_at = CASE WHEN grace > interval '0' THEN least(now() + grace, x.expires_at) END,
          key_hash = g.key_hash, hash_scheme = g.hash_scheme, hint = g.hint
-   WHERE x.key_id = roll_key.key_id;
-  RETURN QUERY SELECT k.key_id, k.client_id, g.key;
+   WHERE x.key_id = p_key_id;
+  client_id := k.client_id;
+  key := g.key;
 END $$;
+
+CREATE FUNCTION apikeys.roll_key(key_id bigint, grace interval DEFAULT '24 hours')
+  RETURNS TABLE (key_id bigint, client_id text, key text)
+  LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS $$ SELECT $1, r.client_id, r.key FROM apikeys._roll_key($1, $2) r $$;
 
 -- Deletes keys expired or revoked longer ago than their tenant's retention, and events older
 -- than its event_retention; returns the number of keys deleted.

@@ -1,0 +1,101 @@
+-- verify: every code, bad input, no table touched for malformed keys, read-only.
+SELECT * FROM apikeys.create_tenant('acme') \gset t_
+SELECT apikeys.create_key_set('acme', 'reporting', '{reports:*,admin:read}') AS set_id \gset
+SELECT key_id, key FROM apikeys.create_key('acme', 'good', owner => 'alice', key_set_id => :set_id) \gset good_
+
+-- VALID carries the details.
+SELECT valid, code, key_id = :good_key_id AS same_key, tenant_id, owner, key_set_id = :set_id AS same_set,
+       permissions, expires_at FROM apikeys.verify(:'good_key');
+-- Required permissions: exact, wildcard, missing, NULL element.
+SELECT code FROM apikeys.verify(:'good_key', '{reports:read}');
+SELECT code FROM apikeys.verify(:'good_key', '{reports:read,admin:read}');
+SELECT code FROM apikeys.verify(:'good_key', '{}');
+SELECT code, key_id, tenant_id, permissions FROM apikeys.verify(:'good_key', '{admin:write}');
+SELECT code FROM apikeys.verify(:'good_key', ARRAY[NULL]::text[]);
+
+-- MALFORMED: NULL, empty, huge, wrong prefix, broken checksum, invalid bytes, truncated.
+SELECT valid, code, key_id FROM apikeys.verify(NULL);
+SELECT code FROM apikeys.verify('');
+SELECT code FROM apikeys.verify(repeat('a', 1024 * 1024));
+SELECT code FROM apikeys.verify(repeat(:'good_key', 20000));
+SELECT code FROM apikeys.verify('AK' || substr(:'good_key', 3));
+SELECT code FROM apikeys.verify('xx' || :'good_key');
+SELECT code FROM apikeys.verify(substr(:'good_key', 1, length(:'good_key') - 1));
+SELECT code FROM apikeys.verify(:'good_key' || 'x');
+-- Change one character of the secret: the checksum no longer matches.
+SELECT code FROM apikeys.verify(overlay(:'good_key' PLACING
+  CASE WHEN substr(:'good_key', 25, 1) = 'a' THEN 'b' ELSE 'a' END FROM 25 FOR 1));
+SELECT code FROM apikeys.verify(E'ak_\u00e9' || substr(:'good_key', 5));
+SELECT code FROM apikeys.verify(upper(:'good_key'));
+
+-- NOT_FOUND: an unknown client id, and a wrong secret (with a valid checksum) for a real one.
+SELECT code FROM apikeys.verify((apikeys._generate_key('ak')).key);
+SELECT (apikeys._generate_key('ak', split_part(:'good_key', '_', 1) || '_' || substr(:'good_key', 4, 16))).key AS forged \gset
+SELECT :'forged' <> :'good_key' AS differs, left(:'forged', 19) = left(:'good_key', 19) AS same_client_id;
+SELECT valid, code, key_id, tenant_id FROM apikeys.verify(:'forged');
+
+-- INACTIVE, REVOKED, EXPIRED, TENANT_DISABLED: only VALID carries details.
+SELECT key_id, key FROM apikeys.create_key('acme', 'paused') \gset paused_
+SELECT apikeys.deactivate_key(:paused_key_id);
+SELECT valid, code, key_id, owner FROM apikeys.verify(:'paused_key');
+SELECT key_id, key FROM apikeys.create_key('acme', 'gone') \gset gone_
+SELECT apikeys.revoke_key(:gone_key_id, 'test');
+SELECT valid, code, key_id FROM apikeys.verify(:'gone_key');
+SELECT key_id, key FROM apikeys.create_key('acme', 'old', expires_in => '1 hour') \gset old_
+SELECT code FROM apikeys.verify(:'old_key');
+UPDATE apikeys.keys SET expires_at = now() - interval '1 second' WHERE key_id = :old_key_id;
+SELECT valid, code, key_id FROM apikeys.verify(:'old_key');
+SELECT * FROM apikeys.create_tenant('off') \gset
+SELECT key FROM apikeys.create_key('off', 'k') \gset off_
+SELECT code FROM apikeys.verify(:'off_key');
+UPDATE apikeys.tenants SET enabled = false WHERE tenant_id = 'off';
+SELECT valid, code, tenant_id FROM apikeys.verify(:'off_key');
+UPDATE apikeys.tenants SET enabled = true WHERE tenant_id = 'off';
+SELECT code FROM apikeys.verify(:'off_key');
+-- A revoked key of a disabled tenant says REVOKED: the key's own state comes first.
+UPDATE apikeys.tenants SET enabled = false WHERE tenant_id = 'acme';
+SELECT code FROM apikeys.verify(:'gone_key');
+SELECT code FROM apikeys.verify(:'good_key');
+UPDATE apikeys.tenants SET enabled = true WHERE tenant_id = 'acme';
+
+-- One index probe per verify, none for a malformed key: counted by the statistics system.
+SELECT pg_stat_force_next_flush();
+SELECT idx_scan AS idx0 FROM pg_stat_user_indexes WHERE indexrelname = 'keys_client_id_key' \gset
+SELECT seq_scan AS seq0 FROM pg_stat_user_tables WHERE relid = 'apikeys.keys'::regclass \gset
+SELECT code FROM apikeys.verify(:'good_key');
+SELECT code FROM apikeys.verify(:'paused_key');
+SELECT code FROM apikeys.verify('ak_malformed');
+SELECT code FROM apikeys.verify(NULL);
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+SELECT idx_scan - :idx0 AS index_probes FROM pg_stat_user_indexes WHERE indexrelname = 'keys_client_id_key';
+SELECT seq_scan - :seq0 AS seq_scans FROM pg_stat_user_tables WHERE relid = 'apikeys.keys'::regclass;
+
+-- Works in a READ ONLY transaction (and so on a hot standby: see test/t).
+BEGIN READ ONLY;
+SELECT code FROM apikeys.verify(:'good_key');
+SELECT code FROM apikeys.verify(:'gone_key');
+COMMIT;
+
+-- Many keys in one query, as a batch job would do.
+SELECT code, count(*) FROM (VALUES (:'good_key'), (:'paused_key'), (:'gone_key'), ('x'), (NULL)) v(k),
+  LATERAL apikeys.verify(v.k) GROUP BY code ORDER BY code;
+
+-- A pepper switches new keys to HMAC-SHA-256; old SHA-256 keys keep verifying.
+SET apikeys.pepper = 'pepper-for-tests';
+SELECT key_id, key FROM apikeys.create_key('acme', 'peppered') \gset pep_
+SELECT hash_scheme FROM apikeys.keys WHERE key_id = :pep_key_id;
+SELECT code FROM apikeys.verify(:'pep_key');
+SELECT code FROM apikeys.verify(:'good_key');
+SET apikeys.pepper = 'another-pepper';
+SELECT code FROM apikeys.verify(:'pep_key');
+RESET apikeys.pepper;
+SELECT code FROM apikeys.verify(:'pep_key');
+SET apikeys.pepper = 'pepper-for-tests';
+SELECT code FROM apikeys.verify(:'pep_key');
+RESET apikeys.pepper;
+-- The pepper is superuser-only.
+SET ROLE apikeys_app;
+SELECT err($$SET apikeys.pepper = 'x'$$);
+SELECT err($$SHOW apikeys.pepper$$);
+RESET ROLE;

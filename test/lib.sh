@@ -1,0 +1,77 @@
+# Shared by test/demo.sh, test/run-tests.sh and test/bench: installs what a fresh Debian
+# machine lacks, builds and installs the extension, and runs commands as a non-root user
+# (initdb refuses root).
+set -euo pipefail
+
+APIKEYS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_BIN=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+export PATH="$PG_BIN:$PATH"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+# Debian packages the build and the tests need; only missing ones are installed.
+APIKEYS_PACKAGES="postgresql-server-dev-15 libipc-run-perl libgtest-dev nlohmann-json3-dev pgbouncer postgresql-15-cron make g++"
+
+install_deps() {
+  local missing=()
+  for p in $APIKEYS_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  PG_BIN=$(pg_config --bindir)
+  export PATH="$PG_BIN:$PATH"
+}
+
+build_install() {
+  echo "== building and installing apikeys"
+  make -C "$APIKEYS_ROOT" -s -j2 >/dev/null
+  $SUDO make -C "$APIKEYS_ROOT" -s install >/dev/null
+}
+
+# The user that owns test clusters: the caller, or "postgres" when running as root.
+PG_USER=$(id -un)
+[ "$(id -u)" -ne 0 ] || PG_USER=postgres
+
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u "$PG_USER" -- env PATH="$PATH" "$@"
+  else
+    "$@"
+  fi
+}
+
+# A copy of the source tree that the cluster user may write into (results, tmp_check).
+make_scratch() {
+  local dir
+  dir=$(mktemp -d /tmp/apikeys-test.XXXXXX)
+  tar -C "$APIKEYS_ROOT" --exclude=.git --exclude='*.o' --exclude='*.so' -cf - . | tar -C "$dir" -xf -
+  [ "$(id -u)" -ne 0 ] || chown -R "$PG_USER" "$dir"
+  chmod 755 "$dir"
+  echo "$dir"
+}
+
+# Starts a throwaway cluster on a private port and socket directory; sets PGHOST/PGPORT.
+# Usage: start_cluster DIR [extra postgresql.conf lines...]
+start_cluster() {
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  [ "$(id -u)" -ne 0 ] || chown "$PG_USER" "$dir"
+  as_pg initdb -D "$dir/data" -A trust -U postgres >/dev/null
+  {
+    echo "listen_addresses = ''"
+    echo "unix_socket_directories = '$dir'"
+    for line in "$@"; do echo "$line"; done
+  } >>"$dir/data/postgresql.conf"
+  export PGPORT=${PGPORT:-$((20000 + RANDOM % 20000))}
+  export PGHOST=$dir PGUSER=postgres
+  as_pg pg_ctl -D "$dir/data" -o "-p $PGPORT" -l "$dir/server.log" -w start >/dev/null
+}
+
+stop_cluster() {
+  as_pg pg_ctl -D "$1/data" -m fast -w stop >/dev/null 2>&1 || true
+}

@@ -11,7 +11,9 @@
 extern "C" {
 #include "postgres.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 }
 
 namespace apikeys::glue {
@@ -55,6 +57,26 @@ bool run_core(F &&f, CoreFailure *fail) noexcept {
 
 // The server-side pepper (apikeys.pepper), or "" when none is configured.
 const char *pepper();
+
+// A verification outcome: code is one of the SPEC's codes; the details matter only when
+// the code is VALID (palloc'd in the caller's context).
+struct Verdict {
+  const char *code;
+  int64 key_id;
+  text *tenant_id;
+  text *owner;  // may be null
+  bool has_set;
+  int64 key_set_id;
+  ArrayType *permissions;
+  bool has_expiry;
+  TimestampTz expires_at;
+};
+
+// The apikeys.verification row for a verdict (details only when VALID).
+Datum verification_datum(FunctionCallInfo fcinfo, const Verdict &v);
+
+// Binds a VALID verdict to the current transaction (authenticate, authenticate_token).
+void bind(const Verdict &v);
 
 // Clears the RLS binding (transaction end, failed authenticate).
 void clear_binding();

@@ -34,6 +34,7 @@ PG_FUNCTION_INFO_V1(apikeys_has_permission);
 }
 
 namespace core = apikeys::core;
+using apikeys::glue::Verdict;
 
 namespace {
 
@@ -100,19 +101,6 @@ std::string_view text_view(Datum d) {
   text *t = DatumGetTextPP(d);
   return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
-
-// What verification found; only a VALID result carries the details.
-struct Verdict {
-  const char *code;
-  int64 key_id;
-  text *tenant_id;
-  text *owner;  // may be null
-  bool has_set;
-  int64 key_set_id;
-  ArrayType *permissions;
-  bool has_expiry;
-  TimestampTz expires_at;
-};
 
 // Hash of the presented key under a stored scheme, compared in constant time.
 bool hash_matches(std::string_view key, Datum scheme_d, Datum hash_d) {
@@ -238,8 +226,10 @@ void verify_key(FunctionCallInfo fcinfo, Verdict *r) {
     r->code = "INSUFFICIENT_PERMISSIONS";
 }
 
+}  // namespace
+
 // The verification row; the blessed descriptor is cached per call site.
-Datum result_datum(FunctionCallInfo fcinfo, const Verdict &r) {
+Datum apikeys::glue::verification_datum(FunctionCallInfo fcinfo, const Verdict &r) {
   TupleDesc desc = static_cast<TupleDesc>(fcinfo->flinfo->fn_extra);
   if (desc == nullptr) {
     TupleDesc d;
@@ -267,6 +257,8 @@ Datum result_datum(FunctionCallInfo fcinfo, const Verdict &r) {
   return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
+namespace {
+
 // ---- the binding ----------------------------------------------------------------------
 
 struct Binding {
@@ -290,7 +282,9 @@ void subxact_callback(SubXactEvent event, SubTransactionId sub, SubTransactionId
     binding.subid = parent;  // the binding now belongs to the parent
 }
 
-void bind(const Verdict &r) {
+}  // namespace
+
+void apikeys::glue::bind(const Verdict &r) {
   if (binding_cxt == nullptr) {
     binding_cxt = AllocSetContextCreate(TopMemoryContext, "apikeys binding", ALLOCSET_SMALL_SIZES);
     RegisterSubXactCallback(subxact_callback, nullptr);
@@ -308,8 +302,6 @@ void bind(const Verdict &r) {
   binding.bound = true;
 }
 
-}  // namespace
-
 namespace apikeys::glue {
 void clear_binding() {
   binding = Binding{};
@@ -321,7 +313,7 @@ void clear_binding() {
 Datum apikeys_verify(PG_FUNCTION_ARGS) {
   Verdict r;
   verify_key(fcinfo, &r);
-  PG_RETURN_DATUM(result_datum(fcinfo, r));
+  PG_RETURN_DATUM(apikeys::glue::verification_datum(fcinfo, r));
 }
 
 // Verifies and, on VALID, binds the key to the transaction; otherwise clears any binding.
@@ -329,10 +321,10 @@ Datum apikeys_authenticate(PG_FUNCTION_ARGS) {
   Verdict r;
   verify_key(fcinfo, &r);
   if (r.code[0] == 'V')
-    bind(r);
+    apikeys::glue::bind(r);
   else
     apikeys::glue::clear_binding();
-  PG_RETURN_DATUM(result_datum(fcinfo, r));
+  PG_RETURN_DATUM(apikeys::glue::verification_datum(fcinfo, r));
 }
 
 // The bound key's id, or NULL.

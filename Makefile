@@ -10,7 +10,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 PG_CXXFLAGS = -std=c++17 -Wno-register -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -fno-strict-aliasing
 SHLIB_LINK = -lcrypto -lstdc++
 
-REGRESS = setup verify encoding lifecycle privileges secrets
+REGRESS = setup verify encoding lifecycle privileges secrets rls events
 # Each suite brings its own server (run as a non-root user: see test/run-tests.sh).
 REGRESS_OPTS = --inputdir=. --temp-instance=tmp_check_regress --temp-config=test/regress.conf
 ISOLATION =

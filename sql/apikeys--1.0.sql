@@ -148,6 +148,16 @@ SELECT pg_catalog.pg_extension_config_dump('apikeys.events', '');
 -- Events
 ------------------------------------------------------------------------------------------
 
+-- The NOTIFY payload of an event: ids, action, tenant, owner and actor, never a secret; each
+-- name is cut to 1000 characters so the payload stays under NOTIFY's 8000 bytes.
+CREATE FUNCTION apikeys._event_payload(ev apikeys.events, owner text) RETURNS text
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT json_build_object('event_id', ev.event_id, 'action', ev.action, 'at', ev.at,
+    'tenant_id', left(ev.tenant_id, 500), 'key_id', ev.key_id, 'key_set_id', ev.key_set_id,
+    'owner', left(owner, 500), 'actor', left(ev.actor, 500))::text
+$$;
+
 -- Records one event and notifies listeners at commit (NOTIFY is transactional).
 CREATE FUNCTION apikeys._record_event(tenant_id text, key_id bigint, key_set_id bigint,
     action text, details jsonb, owner text)
@@ -159,11 +169,7 @@ BEGIN
   INSERT INTO apikeys.events (tenant_id, key_id, key_set_id, action, details)
   VALUES (tenant_id, key_id, key_set_id, action, coalesce(details, '{}'))
   RETURNING * INTO ev;
-  -- Names are cut to 1000 characters each so the payload stays under NOTIFY's 8000 bytes.
-  PERFORM pg_notify('apikeys_events', json_build_object(
-    'event_id', ev.event_id, 'action', ev.action, 'at', ev.at,
-    'tenant_id', left(ev.tenant_id, 1000), 'key_id', ev.key_id, 'key_set_id', ev.key_set_id,
-    'owner', left(owner, 1000), 'actor', left(ev.actor, 1000))::text);
+  PERFORM pg_notify('apikeys_events', apikeys._event_payload(ev, owner));
 END $$;
 
 -- old -> new for every changed column of a row, minus what must never be shown.

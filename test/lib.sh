@@ -10,7 +10,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # Debian packages the build and the tests need; only missing ones are installed.
-APIKEYS_PACKAGES="postgresql-server-dev-15 libipc-run-perl libgtest-dev nlohmann-json3-dev pgbouncer postgresql-15-cron make g++"
+APIKEYS_PACKAGES="postgresql-server-dev-15 libpq-dev libipc-run-perl libgtest-dev nlohmann-json3-dev pgbouncer postgresql-15-cron make g++"
 
 install_deps() {
   local missing=()

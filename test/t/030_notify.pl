@@ -1,0 +1,70 @@
+# A listener receives the NOTIFY of committed changes and nothing of rolled-back ones; the
+# example consumer examples/notify_owner.c prints the mail it would send.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run qw(start finish timeout);
+use File::Basename qw(dirname);
+use Cwd qw(abs_path);
+
+my $root = abs_path(dirname(__FILE__) . '/../..');
+my $node = PostgreSQL::Test::Cluster->new('notify');
+$node->init;
+$node->append_conf('postgresql.conf', "log_statement = none\n");
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION apikeys;
+SELECT count(*) FROM apikeys.create_tenant('acme');
+});
+
+# Build the example consumer.
+my $bin = $node->basedir . '/notify_owner';
+my $incdir = `pg_config --includedir`;
+chomp $incdir;
+system('cc', '-o', $bin, "$root/examples/notify_owner.c", "-I$incdir", '-lpq') == 0
+  or BAIL_OUT('could not build examples/notify_owner.c');
+
+# Start it: it stops after 3 notifications or 20 s of silence.
+my ($out, $err) = ('', '');
+my $h = start([ $bin, $node->connstr('postgres'), '3', '20' ], '>', \$out, '2>', \$err, timeout(60));
+pump $h until $out =~ /listening/;
+
+# A rolled-back creation notifies nobody; a committed creation and revocation do.
+$node->safe_psql('postgres', q{
+BEGIN;
+SELECT count(*) FROM apikeys.create_key('acme', 'never', owner => 'mallory');
+ROLLBACK;
+});
+my $key_id = $node->safe_psql('postgres', q{
+SET apikeys.actor = 'admin-7';
+SELECT key_id FROM apikeys.create_key('acme', 'laptop', owner => 'alice')});
+$node->safe_psql('postgres', qq{
+BEGIN;
+SET LOCAL apikeys.actor = 'sec-team';
+SELECT apikeys.revoke_key($key_id, 'stolen');
+COMMIT;
+SELECT apikeys.update_key($key_id, description => 'noted');
+});
+finish $h;
+
+is($out, "listening\n"
+	. "send mail to owner alice: key $key_id created by admin-7\n"
+	. "send mail to owner alice: key $key_id revoked by sec-team\n"
+	. "event updated (no mail)\n",
+	'the consumer saw the committed creation and revocation, and nothing of the rollback');
+unlike($out, qr/mallory/, 'nothing from the rolled-back transaction');
+is($err, '', 'no errors');
+
+# The raw payload seen by a second session, in order, is JSON without secrets.
+my $psql = $node->background_psql('postgres');
+$psql->query_safe('LISTEN apikeys_events');
+my ($k2, $plain) = split /\|/, $node->safe_psql('postgres',
+	q{SELECT key_id, key FROM apikeys.create_key('acme', 'k2', owner => 'bob')});
+my $notes = $psql->query_safe('SELECT 1');
+$psql->quit;
+like($notes, qr/"action" : "created"/, 'a second session receives the payload');
+unlike($notes, qr/\Q$plain\E|key_hash|\\\\x/, 'the payload carries no key and no hash');
+
+done_testing();

@@ -222,22 +222,23 @@ BEGIN
     val := (to_jsonb(NEW) ->> lim)::integer;
     IF val IS NOT NULL AND val < 1 THEN
       RAISE EXCEPTION 'tenant "%": % must be positive (got %)', NEW.tenant_id, lim, val
-        USING ERRCODE = 'check_violation';
+        USING ERRCODE = 'check_violation',
+              HINT = 'Limits are whole numbers from 1; max_keys_per_owner may also be NULL (no cap).';
     END IF;
   END LOOP;
   IF NEW.max_keys_per_owner > 1000 THEN
     RAISE EXCEPTION 'tenant "%": max_keys_per_owner is at most 1000 (got %)', NEW.tenant_id, NEW.max_keys_per_owner
-      USING ERRCODE = 'check_violation';
+      USING ERRCODE = 'check_violation', HINT = 'Use a value from 1 to 1000, or NULL for no cap.';
   END IF;
   FOREACH lim IN ARRAY ARRAY['max_expiry', 'default_expiry', 'retention', 'event_retention'] LOOP
     IF (to_jsonb(NEW) ->> lim)::interval <= interval '0' THEN
       RAISE EXCEPTION 'tenant "%": % must be a positive interval (got %)', NEW.tenant_id, lim, to_jsonb(NEW) ->> lim
-        USING ERRCODE = 'check_violation';
+        USING ERRCODE = 'check_violation', HINT = 'Use a positive interval, or NULL for none.';
     END IF;
   END LOOP;
   IF NEW.default_expiry > NEW.max_expiry THEN
     RAISE EXCEPTION 'tenant "%": default_expiry % exceeds max_expiry %', NEW.tenant_id, NEW.default_expiry, NEW.max_expiry
-      USING ERRCODE = 'check_violation';
+      USING ERRCODE = 'check_violation', HINT = 'Lower default_expiry, or raise max_expiry.';
   END IF;
   IF NEW.key_prefix IS NULL OR NEW.key_prefix !~ '^[a-z0-9]{1,10}$' THEN
     RAISE EXCEPTION 'tenant "%": key_prefix must be 1 to 10 lower-case letters or digits', NEW.tenant_id
@@ -451,9 +452,12 @@ BEGIN
       RAISE EXCEPTION 'key "%" would expire at % which is not in the future', NEW.name, NEW.expires_at
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF t.max_expiry IS NOT NULL AND (NEW.expires_at IS NULL OR NEW.expires_at > now() + t.max_expiry) THEN
+    -- max_expiry bounds a new key, and any later extension of a key's life; shortening an
+    -- existing key's life is always allowed (a lowered max_expiry never touches old keys).
+    IF t.max_expiry IS NOT NULL AND (NEW.expires_at IS NULL OR NEW.expires_at > now() + t.max_expiry)
+       AND (TG_OP = 'INSERT' OR NEW.expires_at IS NULL OR NEW.expires_at > OLD.expires_at) THEN
       RAISE EXCEPTION 'key "%" of tenant "%" would live % (limit %)', NEW.name, t.tenant_id,
-        coalesce((NEW.expires_at - now())::text, 'forever'), t.max_expiry
+        CASE WHEN isfinite(NEW.expires_at) THEN (NEW.expires_at - now())::text ELSE 'forever' END, t.max_expiry
         USING ERRCODE = 'check_violation', HINT = 'Give a shorter expiry, or raise the tenant''s max_expiry.';
     END IF;
   END IF;
@@ -472,8 +476,11 @@ DECLARE
   t apikeys.tenants;
   s apikeys.key_sets;
   n bigint;
+  counted boolean;
+  was_counted boolean;
   live boolean;
   was_live boolean;
+  owner_check boolean;
   action text;
   details jsonb;
 BEGIN
@@ -484,13 +491,34 @@ BEGIN
     RETURN NULL;
   END IF;
 
-  IF NEW.status = 'active' AND NEW.key_set_id IS NOT NULL
-     AND (TG_OP = 'INSERT' OR OLD.status <> 'active' OR NEW.key_set_id IS DISTINCT FROM OLD.key_set_id) THEN
+  -- A row counts against its set's limit while active and unexpired, against its owner's
+  -- while not revoked and unexpired. Check only when this write makes it count (creation,
+  -- activation, a move to another set or owner, an expiry pushed back into the future).
+  counted := NEW.status = 'active' AND NEW.key_set_id IS NOT NULL
+             AND (NEW.expires_at IS NULL OR NEW.expires_at > now());
+  was_counted := TG_OP = 'UPDATE' AND OLD.status = 'active' AND (OLD.expires_at IS NULL OR OLD.expires_at > now())
+                 AND OLD.key_set_id IS NOT DISTINCT FROM NEW.key_set_id;
+  live := NEW.status <> 'revoked' AND (NEW.expires_at IS NULL OR NEW.expires_at > now());
+  was_live := TG_OP = 'UPDATE' AND OLD.status <> 'revoked' AND (OLD.expires_at IS NULL OR OLD.expires_at > now())
+              AND OLD.owner IS NOT DISTINCT FROM NEW.owner;
+  owner_check := live AND NOT was_live AND NEW.owner IS NOT NULL;
+
+  -- Locks: the key set, then the tenant (the key row itself is already ours).
+  IF counted AND NOT was_counted THEN
     SELECT * INTO s FROM apikeys.key_sets WHERE key_set_id = NEW.key_set_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
       RAISE EXCEPTION 'key set % does not exist', NEW.key_set_id USING ERRCODE = 'no_data_found';
     END IF;
+  END IF;
+  IF TG_OP = 'INSERT' OR s.key_set_id IS NOT NULL OR owner_check THEN
     SELECT * INTO t FROM apikeys.tenants WHERE tenant_id = NEW.tenant_id FOR NO KEY UPDATE;
+  END IF;
+
+  IF TG_OP = 'INSERT' AND NOT t.enabled THEN
+    RAISE EXCEPTION 'tenant "%" is disabled: no key can be created', t.tenant_id
+      USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Enable the tenant first.';
+  END IF;
+  IF s.key_set_id IS NOT NULL THEN
     n := apikeys._count_active_keys(NEW.key_set_id);
     IF n > t.max_active_keys_per_set THEN
       RAISE EXCEPTION 'key set % ("%") of tenant "%" already has % active keys (limit %)',
@@ -499,26 +527,13 @@ BEGIN
               HINT = 'Deactivate or revoke an active key of the set, or raise the tenant''s max_active_keys_per_set.';
     END IF;
   END IF;
-
-  live := NEW.status <> 'revoked' AND (NEW.expires_at IS NULL OR NEW.expires_at > now());
-  was_live := TG_OP = 'UPDATE' AND OLD.status <> 'revoked' AND (OLD.expires_at IS NULL OR OLD.expires_at > now())
-              AND OLD.owner IS NOT DISTINCT FROM NEW.owner;
-  IF TG_OP = 'INSERT' OR (live AND NOT was_live AND NEW.owner IS NOT NULL) THEN
-    IF t.tenant_id IS NULL THEN
-      SELECT * INTO t FROM apikeys.tenants WHERE tenant_id = NEW.tenant_id FOR NO KEY UPDATE;
-    END IF;
-    IF TG_OP = 'INSERT' AND NOT t.enabled THEN
-      RAISE EXCEPTION 'tenant "%" is disabled: no key can be created', t.tenant_id
-        USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Enable the tenant first.';
-    END IF;
-    IF live AND NEW.owner IS NOT NULL AND t.max_keys_per_owner IS NOT NULL THEN
-      n := apikeys._count_live_keys(NEW.tenant_id, NEW.owner);
-      IF n > t.max_keys_per_owner THEN
-        RAISE EXCEPTION 'owner "%" of tenant "%" already has % live keys (limit %)',
-          NEW.owner, t.tenant_id, n - 1, t.max_keys_per_owner
-          USING ERRCODE = 'check_violation',
-                HINT = 'Revoke one of the owner''s keys, or raise the tenant''s max_keys_per_owner.';
-      END IF;
+  IF owner_check AND t.max_keys_per_owner IS NOT NULL THEN
+    n := apikeys._count_live_keys(NEW.tenant_id, NEW.owner);
+    IF n > t.max_keys_per_owner THEN
+      RAISE EXCEPTION 'owner "%" of tenant "%" already has % live keys (limit %)',
+        NEW.owner, t.tenant_id, n - 1, t.max_keys_per_owner
+        USING ERRCODE = 'check_violation',
+              HINT = 'Revoke one of the owner''s keys, or raise the tenant''s max_keys_per_owner.';
     END IF;
   END IF;
 
@@ -820,10 +835,14 @@ BEGIN
     RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'invalid_parameter_value';
   END IF;
   PERFORM apikeys._allow_event_purge(true);
-  WITH gone AS (
-    DELETE FROM apikeys.keys k USING apikeys.tenants t
-     WHERE t.tenant_id = k.tenant_id AND t.retention IS NOT NULL
+  -- Rows are locked in key_id order, as delete_key_set and update_key_set lock theirs.
+  WITH doomed AS (
+    SELECT k.key_id FROM apikeys.keys k JOIN apikeys.tenants t ON t.tenant_id = k.tenant_id
+     WHERE t.retention IS NOT NULL
        AND (k.revoked_at <= as_of - t.retention OR k.expires_at <= as_of - t.retention)
+     ORDER BY k.key_id FOR UPDATE OF k),
+  gone AS (
+    DELETE FROM apikeys.keys k USING doomed d WHERE k.key_id = d.key_id
     RETURNING 1)
   SELECT count(*) INTO n FROM gone;
   DELETE FROM apikeys.events e USING apikeys.tenants t
@@ -879,6 +898,162 @@ CREATE FUNCTION apikeys.current_permissions() RETURNS text[]
   AS 'MODULE_PATHNAME', 'apikeys_current_permissions' LANGUAGE C STABLE PARALLEL RESTRICTED;
 CREATE FUNCTION apikeys.has_permission(permission text) RETURNS boolean
   AS 'MODULE_PATHNAME', 'apikeys_has_permission' LANGUAGE C STABLE PARALLEL RESTRICTED;
+
+------------------------------------------------------------------------------------------
+-- Access tokens: client credentials -> signed JWT (signing keys, issue, verify)
+------------------------------------------------------------------------------------------
+
+-- The keys that sign access tokens. HS256: a secret of at least 256 random bits; EdDSA: a
+-- raw Ed25519 private key (secret) and its public key. One non-retired key is current (it
+-- signs new tokens); every non-retired key verifies the tokens it signed; a retired key
+-- verifies nothing. No role but the owner reads it: the secrets never leave the database.
+CREATE TABLE apikeys.signing_keys (
+  kid text COLLATE "C" PRIMARY KEY CHECK (kid ~ '^[A-Za-z0-9_-]{1,64}$'),
+  alg text NOT NULL CHECK (alg IN ('HS256', 'EdDSA')),
+  secret bytea NOT NULL,
+  public_key bytea,
+  created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  retired_at timestamptz,
+  is_current boolean NOT NULL DEFAULT false,
+  CONSTRAINT signing_keys_material CHECK (
+    (alg = 'HS256' AND pg_catalog.length(secret) >= 32 AND public_key IS NULL)
+    OR (alg = 'EdDSA' AND pg_catalog.length(secret) = 32 AND pg_catalog.length(public_key) = 32)),
+  CONSTRAINT signing_keys_current_not_retired CHECK (NOT (is_current AND retired_at IS NOT NULL))
+);
+CREATE UNIQUE INDEX signing_keys_one_current ON apikeys.signing_keys (is_current) WHERE is_current;
+SELECT pg_catalog.pg_extension_config_dump('apikeys.signing_keys', '');
+
+-- Making a key current un-marks the previous one. ENABLE ALWAYS: it also fires when
+-- pg_restore loads the table under session_replication_role = replica, so the restored
+-- current key takes over from the one CREATE EXTENSION made (which stays, unused).
+CREATE FUNCTION apikeys._signing_keys_before() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  UPDATE apikeys.signing_keys s SET is_current = false WHERE s.is_current AND s.kid <> NEW.kid;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER signing_keys_before BEFORE INSERT OR UPDATE OF is_current ON apikeys.signing_keys
+  FOR EACH ROW WHEN (NEW.is_current) EXECUTE FUNCTION apikeys._signing_keys_before();
+ALTER TABLE apikeys.signing_keys ENABLE ALWAYS TRIGGER signing_keys_before;
+
+-- Every change invalidates the signing keys that backends cache for verify_token (at
+-- commit, in every backend, and on hot standbys through the commit record).
+CREATE FUNCTION apikeys._signing_keys_changed() RETURNS trigger
+  AS 'MODULE_PATHNAME', 'apikeys_signing_keys_changed' LANGUAGE C;
+CREATE TRIGGER signing_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apikeys.signing_keys
+  FOR EACH STATEMENT EXECUTE FUNCTION apikeys._signing_keys_changed();
+ALTER TABLE apikeys.signing_keys ENABLE ALWAYS TRIGGER signing_keys_changed;
+
+-- New key material from the CSPRNG: a random kid, and a 256-bit secret or an Ed25519 pair.
+CREATE FUNCTION apikeys._new_signing_key(alg text, OUT kid text, OUT secret bytea, OUT public_key bytea)
+  AS 'MODULE_PATHNAME', 'apikeys_new_signing_key' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+-- Adds a signing key and returns its kid. With make_current it signs every new token from
+-- now on, and the previous current key keeps verifying its tokens until it is retired.
+CREATE FUNCTION apikeys.add_signing_key(alg text DEFAULT 'HS256', make_current boolean DEFAULT true)
+  RETURNS text LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  g record;
+BEGIN
+  IF add_signing_key.alg IS NULL OR add_signing_key.alg NOT IN ('HS256', 'EdDSA') THEN
+    RAISE EXCEPTION 'signing algorithm must be HS256 or EdDSA (got %)',
+      coalesce('"' || add_signing_key.alg || '"', 'NULL') USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- Key management is serialised; verify_token's reads are not blocked.
+  LOCK TABLE apikeys.signing_keys IN SHARE ROW EXCLUSIVE MODE;
+  g := apikeys._new_signing_key(add_signing_key.alg);
+  INSERT INTO apikeys.signing_keys (kid, alg, secret, public_key, is_current)
+  VALUES (g.kid, add_signing_key.alg, g.secret, g.public_key, coalesce(add_signing_key.make_current, true));
+  RETURN g.kid;
+END $$;
+
+-- Raises no_data_found unless the signing key exists; returns it.
+CREATE FUNCTION apikeys._require_signing_key(kid text) RETURNS apikeys.signing_keys
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  k apikeys.signing_keys;
+BEGIN
+  LOCK TABLE apikeys.signing_keys IN SHARE ROW EXCLUSIVE MODE;
+  SELECT * INTO k FROM apikeys.signing_keys s WHERE s.kid = _require_signing_key.kid;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'signing key "%" does not exist', coalesce(_require_signing_key.kid, 'NULL')
+      USING ERRCODE = 'no_data_found';
+  END IF;
+  RETURN k;
+END $$;
+
+-- Makes a non-retired key the one that signs new tokens.
+CREATE FUNCTION apikeys.set_current_signing_key(kid text) RETURNS void
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  k apikeys.signing_keys;
+BEGIN
+  k := apikeys._require_signing_key(set_current_signing_key.kid);
+  IF k.retired_at IS NOT NULL THEN
+    RAISE EXCEPTION 'signing key "%" is retired and cannot become current', k.kid
+      USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Add a new key with apikeys.add_signing_key().';
+  END IF;
+  IF NOT k.is_current THEN
+    UPDATE apikeys.signing_keys s SET is_current = true WHERE s.kid = k.kid;
+  END IF;
+END $$;
+
+-- Retires a key: the tokens it signed answer UNKNOWN_KEY from now on. Irreversible; the
+-- current key cannot be retired.
+CREATE FUNCTION apikeys.retire_signing_key(kid text) RETURNS void
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  k apikeys.signing_keys;
+BEGIN
+  k := apikeys._require_signing_key(retire_signing_key.kid);
+  IF k.is_current THEN
+    RAISE EXCEPTION 'signing key "%" is the current key and cannot be retired', k.kid
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Make another key current first (apikeys.add_signing_key() or apikeys.set_current_signing_key()).';
+  END IF;
+  IF k.retired_at IS NOT NULL THEN
+    RAISE EXCEPTION 'signing key "%" is already retired', k.kid USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  UPDATE apikeys.signing_keys s SET retired_at = now() WHERE s.kid = k.kid;
+END $$;
+
+-- The public keys of the non-retired EdDSA signing keys as a JWK Set (RFC 7517; OKP keys of
+-- RFC 8037), for verifiers outside the database. HS256 keys are secret and never listed.
+CREATE FUNCTION apikeys.jwks() RETURNS jsonb
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT jsonb_build_object('keys', coalesce(jsonb_agg(jsonb_build_object(
+           'kty', 'OKP', 'crv', 'Ed25519', 'alg', 'EdDSA', 'use', 'sig', 'kid', k.kid,
+           'x', rtrim(translate(encode(k.public_key, 'base64'), E'+/\n', '-_'), '='))
+           ORDER BY k.created_at, k.kid), '[]'::jsonb))
+    FROM apikeys.signing_keys k
+   WHERE k.alg = 'EdDSA' AND k.retired_at IS NULL
+$$;
+
+-- Exchanges client credentials (the key's client id, and the whole key as the secret) for
+-- an access token signed with the current signing key; lifetime ttl, at most 24 hours and
+-- never past the key's expiry. Refuses a key that apikeys.verify would not call VALID
+-- (28000); its errors never hold the secret and hide the statement from the server log.
+CREATE FUNCTION apikeys.issue_token(client_id text, client_secret text, ttl interval DEFAULT '8 hours')
+  RETURNS text AS 'MODULE_PATHNAME', 'apikeys_issue_token' LANGUAGE C VOLATILE PARALLEL SAFE;
+
+-- Checks an access token without reading any table (signature, pinned algorithm, exp,
+-- nbf/iat, issuer); with check_revocation also the key's current state. Never raises for
+-- a bad token.
+CREATE FUNCTION apikeys.verify_token(token text, check_revocation boolean DEFAULT false)
+  RETURNS apikeys.verification AS 'MODULE_PATHNAME', 'apikeys_verify_token' LANGUAGE C STABLE PARALLEL SAFE;
+
+-- Verifies a token and, on VALID, binds its key to the transaction for the RLS helpers.
+CREATE FUNCTION apikeys.authenticate_token(token text) RETURNS apikeys.verification
+  AS 'MODULE_PATHNAME', 'apikeys_authenticate_token' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- The first signing key: HS256, current.
+SELECT apikeys.add_signing_key('HS256', true);
 
 ------------------------------------------------------------------------------------------
 -- Privileges: nothing for PUBLIC (see README for the app and admin grants)

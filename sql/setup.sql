@@ -9,6 +9,10 @@ GRANT EXECUTE ON FUNCTION apikeys.verify(text, text[]), apikeys.authenticate(tex
   apikeys.current_key_id(), apikeys.current_tenant(), apikeys.current_owner(),
   apikeys.current_key_set_id(), apikeys.current_permissions(), apikeys.has_permission(text)
   TO apikeys_app;
+-- Access tokens: exchange client credentials, verify tokens, publish the public keys.
+GRANT EXECUTE ON FUNCTION apikeys.issue_token(text, text, interval), apikeys.verify_token(text, boolean),
+  apikeys.authenticate_token(text), apikeys.jwks()
+  TO apikeys_app;
 
 -- The admin role: every management function, and reads of everything but the hashes.
 CREATE ROLE apikeys_admin LOGIN;
@@ -23,6 +27,11 @@ GRANT SELECT ON apikeys.key_sets, apikeys.events TO apikeys_admin;
 GRANT SELECT (key_id, client_id, tenant_id, key_set_id, owner, name, description, permissions,
   permissions_inherited, status, expires_at, created_at, created_by, updated_at, updated_by,
   revoked_at, revoked_by, revoked_reason, last_used_at, hint) ON apikeys.keys TO apikeys_admin;
+-- Signing keys of the access tokens: managed through the functions; secrets never readable.
+GRANT EXECUTE ON FUNCTION apikeys.add_signing_key(text, boolean), apikeys.set_current_signing_key(text),
+  apikeys.retire_signing_key(text), apikeys.jwks(), apikeys.verify_token(text, boolean)
+  TO apikeys_admin;
+GRANT SELECT (kid, alg, public_key, created_at, retired_at, is_current) ON apikeys.signing_keys TO apikeys_admin;
 
 -- Test helper: runs a statement and shows its SQLSTATE, message and hint instead of
 -- failing; random ids (long numbers) are shown as N so that outputs are stable.

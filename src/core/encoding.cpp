@@ -8,14 +8,17 @@
 
 namespace apikeys::core {
 
-const char kBase62Alphabet[63] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+#define APIKEYS_BASE62_ALPHABET "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+const char kBase62Alphabet[63] = APIKEYS_BASE62_ALPHABET;
 
 namespace {
 
 constexpr std::array<int8_t, 256> make_base62_table() {
   std::array<int8_t, 256> t{};
   for (auto &v : t) v = -1;
-  for (int i = 0; i < 62; i++) t[static_cast<unsigned char>(kBase62Alphabet[i])] = static_cast<int8_t>(i);
+  // A local constant: clang (unlike gcc) will not read the extern array at compile time.
+  constexpr char alphabet[63] = APIKEYS_BASE62_ALPHABET;
+  for (int i = 0; i < 62; i++) t[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
   return t;
 }
 constexpr std::array<int8_t, 256> kBase62Table = make_base62_table();

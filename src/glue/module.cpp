@@ -35,6 +35,7 @@ namespace {
 char *pepper_value = nullptr;
 char *actor_value = nullptr;
 bool event_purge_allowed = false;
+SubTransactionId event_purge_subid = InvalidSubTransactionId;  // where purge() set the flag
 
 // Forgets everything bound to the transaction when it ends.
 void xact_callback(XactEvent event, void *) {
@@ -50,6 +51,15 @@ void xact_callback(XactEvent event, void *) {
     default:
       break;
   }
+}
+
+// An error inside purge() caught by a savepoint must not leave event deletes allowed.
+void subxact_callback(SubXactEvent event, SubTransactionId sub, SubTransactionId parent, void *) {
+  if (!event_purge_allowed || sub != event_purge_subid) return;
+  if (event == SUBXACT_EVENT_ABORT_SUB)
+    event_purge_allowed = false;
+  else if (event == SUBXACT_EVENT_COMMIT_SUB)
+    event_purge_subid = parent;
 }
 
 // Copies the elements of a text[] as (pointer, length) views; NULL elements get data=nullptr.
@@ -109,12 +119,14 @@ void _PG_init(void) {
   DefineCustomStringVariable("apikeys.actor", "Application user recorded as the actor of management changes.",
                              "Set it per transaction with SET LOCAL; when empty the session user is recorded.",
                              &actor_value, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  apikeys::glue::define_token_settings();
 #if PG_VERSION_NUM >= 150000
   MarkGUCPrefixReserved("apikeys");
 #else
   EmitWarningsOnPlaceholders("apikeys");
 #endif
   RegisterXactCallback(xact_callback, nullptr);
+  RegisterSubXactCallback(subxact_callback, nullptr);
 }
 
 // A random positive 63-bit id.
@@ -244,6 +256,7 @@ Datum apikeys_count_live_keys(PG_FUNCTION_ARGS) {
 // Lets the events guard accept deletes while apikeys.purge() runs (reset at transaction end).
 Datum apikeys_allow_event_purge(PG_FUNCTION_ARGS) {
   event_purge_allowed = PG_GETARG_BOOL(0);
+  event_purge_subid = GetCurrentSubTransactionId();
   PG_RETURN_VOID();
 }
 

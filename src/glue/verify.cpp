@@ -22,6 +22,7 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 PG_FUNCTION_INFO_V1(apikeys_verify);
 PG_FUNCTION_INFO_V1(apikeys_authenticate);
@@ -41,7 +42,7 @@ namespace {
 // OIDs and column numbers of the tables verify reads, cached until a relcache invalidation.
 struct Catalog {
   bool valid;
-  Oid keys, keys_client_idx, tenants, tenants_pkey;
+  Oid keys, keys_client_idx, keys_pkey, tenants, tenants_pkey;
   AttrNumber key_id, tenant_id, key_set_id, owner, permissions, status, expires_at, key_hash, hash_scheme,
       previous_hash, previous_hash_scheme, previous_expires_at, enabled;
 };
@@ -49,8 +50,8 @@ Catalog cat;
 bool callback_registered = false;
 
 void relcache_callback(Datum, Oid relid) {
-  if (relid == InvalidOid || relid == cat.keys || relid == cat.keys_client_idx || relid == cat.tenants ||
-      relid == cat.tenants_pkey)
+  if (relid == InvalidOid || relid == cat.keys || relid == cat.keys_client_idx || relid == cat.keys_pkey ||
+      relid == cat.tenants || relid == cat.tenants_pkey)
     cat.valid = false;
 }
 
@@ -78,6 +79,7 @@ void load_catalog() {
   Catalog c{};
   c.keys = relid_in(nsp, "keys");
   c.keys_client_idx = relid_in(nsp, "keys_client_id_key");
+  c.keys_pkey = relid_in(nsp, "keys_pkey");
   c.tenants = relid_in(nsp, "tenants");
   c.tenants_pkey = relid_in(nsp, "tenants_pkey");
   c.key_id = attnum_of(c.keys, "key_id");
@@ -137,8 +139,10 @@ bool tenant_enabled(text *tenant_id) {
   }
   ExecDropSingleTupleTableSlot(slot);
   index_endscan(scan);
-  index_close(idx, AccessShareLock);
-  table_close(rel, AccessShareLock);
+  // The locks are kept until the end of the transaction, as the executor keeps its own:
+  // releasing them here would cost a lock-table round trip per relation and call.
+  index_close(idx, NoLock);
+  table_close(rel, NoLock);
   return enabled;
 }
 
@@ -159,14 +163,17 @@ bool covers_all(ArrayType *granted, ArrayType *required) {
   return true;
 }
 
+}  // namespace
+
 // Verifies a presented key: decides MALFORMED without a table, then one index probe.
-void verify_key(FunctionCallInfo fcinfo, Verdict *r) {
+void apikeys::glue::verify_presented_key(Datum key_d, bool key_isnull, Datum required, bool required_isnull,
+                                         Verdict *r) {
   *r = Verdict{};
   r->code = "MALFORMED";
-  if (PG_ARGISNULL(0)) return;
+  if (key_isnull) return;
   // A string longer than any key is refused before it is even detoasted.
-  if (toast_raw_datum_size(PG_GETARG_DATUM(0)) > VARHDRSZ + core::kMaxKeyLen) return;
-  text *key_t = PG_GETARG_TEXT_PP(0);
+  if (toast_raw_datum_size(key_d) > VARHDRSZ + core::kMaxKeyLen) return;
+  text *key_t = DatumGetTextPP(key_d);
   std::string_view key(VARDATA_ANY(key_t), VARSIZE_ANY_EXHDR(key_t));
   size_t client_len = 0;
   if (!core::parse_key(key, &client_len)) return;
@@ -216,28 +223,84 @@ void verify_key(FunctionCallInfo fcinfo, Verdict *r) {
   }
   ExecDropSingleTupleTableSlot(slot);
   index_endscan(scan);
-  index_close(idx, AccessShareLock);
-  table_close(rel, AccessShareLock);
+  index_close(idx, NoLock);  // locks kept until the end of the transaction (see tenant_enabled)
+  table_close(rel, NoLock);
   if (r->code[0] != 'V') return;
 
   if (!tenant_enabled(r->tenant_id))
     r->code = "TENANT_DISABLED";
-  else if (!PG_ARGISNULL(1) && !covers_all(r->permissions, PG_GETARG_ARRAYTYPE_P(1)))
+  else if (!required_isnull && !covers_all(r->permissions, DatumGetArrayTypeP(required)))
     r->code = "INSUFFICIENT_PERMISSIONS";
+}
+
+// The state of a key by id, in verify's order: one probe of the keys primary key.
+const char *apikeys::glue::key_state(int64 key_id) {
+  load_catalog();
+  const char *code = "NOT_FOUND";
+  text *tenant_id = nullptr;
+  Relation rel = table_open(cat.keys, AccessShareLock);
+  Relation idx = index_open(cat.keys_pkey, AccessShareLock);
+  ScanKeyData sk;
+  ScanKeyInit(&sk, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key_id));
+  IndexScanDesc scan = index_beginscan(rel, idx, current_snapshot(), 1, 0);
+  index_rescan(scan, &sk, 1, nullptr, 0);
+  TupleTableSlot *slot = table_slot_create(rel, nullptr);
+  if (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+    bool status_null, expires_null, tenant_null;
+    Datum status = slot_getattr(slot, cat.status, &status_null);
+    Datum expires = slot_getattr(slot, cat.expires_at, &expires_null);
+    Datum tenant = slot_getattr(slot, cat.tenant_id, &tenant_null);
+    std::string_view st = status_null ? std::string_view() : text_view(status);
+    if (st == "revoked")
+      code = "REVOKED";
+    else if (st != "active")
+      code = "INACTIVE";
+    else if (!expires_null && DatumGetTimestampTz(expires) <= GetCurrentTransactionStartTimestamp())
+      code = "EXPIRED";
+    else if (!tenant_null) {
+      code = "VALID";
+      tenant_id = DatumGetTextPCopy(tenant);
+    }
+  }
+  ExecDropSingleTupleTableSlot(slot);
+  index_endscan(scan);
+  index_close(idx, AccessShareLock);
+  table_close(rel, AccessShareLock);
+  if (tenant_id != nullptr && !tenant_enabled(tenant_id)) code = "TENANT_DISABLED";
+  return code;
+}
+
+namespace {
+
+// apikeys.verify's arguments: (key text, required text[]).
+void verify_key(FunctionCallInfo fcinfo, Verdict *r) {
+  apikeys::glue::verify_presented_key(PG_GETARG_DATUM(0), PG_ARGISNULL(0), PG_ARGISNULL(1) ? Datum(0) : PG_GETARG_DATUM(1),
+                                      PG_ARGISNULL(1), r);
 }
 
 }  // namespace
 
-// The verification row; the blessed descriptor is cached per call site.
+// The verification row. Its descriptor comes from the type cache (a hash lookup, pinned for
+// this call): a descriptor cached in fn_extra would be rebuilt with get_call_result_type (a
+// pg_proc lookup and a copy) at every execution, since each execution has a new FmgrInfo,
+// and verify is usually called once per statement.
 Datum apikeys::glue::verification_datum(FunctionCallInfo fcinfo, const Verdict &r) {
-  TupleDesc desc = static_cast<TupleDesc>(fcinfo->flinfo->fn_extra);
-  if (desc == nullptr) {
-    TupleDesc d;
-    if (get_call_result_type(fcinfo, nullptr, &d) != TYPEFUNC_COMPOSITE) elog(ERROR, "return type must be a row type");
-    MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-    desc = BlessTupleDesc(CreateTupleDescCopy(d));
-    MemoryContextSwitchTo(old);
-    fcinfo->flinfo->fn_extra = desc;
+  Oid type = get_fn_expr_rettype(fcinfo->flinfo);
+  TupleDesc desc;
+  bool pinned = OidIsValid(type) && type != RECORDOID;
+  if (pinned) {
+    desc = lookup_rowtype_tupdesc(type, -1);
+  } else {
+    desc = static_cast<TupleDesc>(fcinfo->flinfo->fn_extra);
+    if (desc == nullptr) {
+      TupleDesc d;
+      if (get_call_result_type(fcinfo, nullptr, &d) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "return type must be a row type");
+      MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+      desc = BlessTupleDesc(CreateTupleDescCopy(d));
+      MemoryContextSwitchTo(old);
+      fcinfo->flinfo->fn_extra = desc;
+    }
   }
   bool valid = r.code[0] == 'V';
   Datum values[8] = {BoolGetDatum(valid), CStringGetTextDatum(r.code)};
@@ -254,7 +317,9 @@ Datum apikeys::glue::verification_datum(FunctionCallInfo fcinfo, const Verdict &
     nulls[5] = !r.has_set;
     nulls[7] = !r.has_expiry;
   }
-  return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+  HeapTuple tuple = heap_form_tuple(desc, values, nulls);
+  if (pinned) ReleaseTupleDesc(desc);
+  return HeapTupleGetDatum(tuple);
 }
 
 namespace {
@@ -269,6 +334,10 @@ struct Binding {
   bool has_set;
   int64 key_set_id;
   ArrayType *permissions;
+  // The permissions' elements (nulls left out), split once at bind time: has_permission runs
+  // once per row when a policy calls it on a scan.
+  std::string_view *perms;
+  int nperms;
   SubTransactionId subid;
 };
 Binding binding;
@@ -294,6 +363,14 @@ void apikeys::glue::bind(const Verdict &r) {
   binding.tenant_id = DatumGetTextPCopy(PointerGetDatum(r.tenant_id));
   binding.owner = r.owner ? DatumGetTextPCopy(PointerGetDatum(r.owner)) : nullptr;
   binding.permissions = DatumGetArrayTypePCopy(PointerGetDatum(r.permissions));
+  Datum *pv;
+  bool *pn;
+  int np;
+  deconstruct_array(binding.permissions, TEXTOID, -1, false, TYPALIGN_INT, &pv, &pn, &np);
+  binding.perms = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (np > 0 ? np : 1)));
+  binding.nperms = 0;
+  for (int j = 0; j < np; j++)
+    if (!pn[j]) binding.perms[binding.nperms++] = text_view(pv[j]);
   MemoryContextSwitchTo(old);
   binding.key_id = r.key_id;
   binding.has_set = r.has_set;
@@ -362,11 +439,7 @@ Datum apikeys_has_permission(PG_FUNCTION_ARGS) {
   if (!binding.bound || PG_ARGISNULL(0)) PG_RETURN_BOOL(false);
   text *req = PG_GETARG_TEXT_PP(0);
   std::string_view required(VARDATA_ANY(req), VARSIZE_ANY_EXHDR(req));
-  Datum *gv;
-  bool *gn;
-  int ng;
-  deconstruct_array(binding.permissions, TEXTOID, -1, false, TYPALIGN_INT, &gv, &gn, &ng);
-  for (int j = 0; j < ng; j++)
-    if (!gn[j] && core::permission_covers(text_view(gv[j]), required)) PG_RETURN_BOOL(true);
+  for (int j = 0; j < binding.nperms; j++)
+    if (core::permission_covers(binding.perms[j], required)) PG_RETURN_BOOL(true);
   PG_RETURN_BOOL(false);
 }

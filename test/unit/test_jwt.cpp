@@ -1,0 +1,519 @@
+// Unit tests of the access-token core: RFC known answers, every rejection, round trips.
+#include "../../src/core/jwt.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+using namespace apikeys::core;
+using namespace apikeys::core::jwt;
+
+namespace {
+
+std::string b64d(std::string_view s) {
+  std::string out;
+  EXPECT_TRUE(b64url_decode(s, &out)) << s;
+  return out;
+}
+
+// RFC 7515 appendix A.1: the HMAC key of the example (a JWK "oct" key).
+const std::string kRfc7515Key = "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
+const std::string kRfc7515Token =
+    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
+    ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+    ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+// RFC 8037 appendix A: the Ed25519 key pair and the A.4 signature.
+const std::string kRfc8037D = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
+const std::string kRfc8037X = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+const std::string kRfc8037Jws =
+    "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc"
+    ".hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+
+// A key table for the tests: kid "h" (HS256), "e" (EdDSA), "" (the RFC 7515 key, which
+// has no kid) and "x" (the RFC 8037 key).
+struct Keys {
+  std::string hs_secret = std::string(32, '\x42');
+  std::string ed_priv, ed_pub;
+  std::string rfc7515 = b64d(kRfc7515Key);
+  std::string rfc8037_d = b64d(kRfc8037D), rfc8037_x = b64d(kRfc8037X);
+  Keys() {
+    NewSigningKey k = generate_signing_key(Alg::EdDSA);
+    ed_priv = k.secret;
+    ed_pub = k.public_key;
+  }
+  KeyView hs() const { return KeyView{Alg::HS256, hs_secret, {}}; }
+  KeyView ed() const { return KeyView{Alg::EdDSA, ed_priv, ed_pub}; }
+};
+
+bool lookup(void *ctx, std::string_view kid, KeyView *out) {
+  const Keys *k = static_cast<const Keys *>(ctx);
+  if (kid == "h") *out = k->hs();
+  else if (kid == "e") *out = k->ed();
+  else if (kid.empty()) *out = KeyView{Alg::HS256, k->rfc7515, {}};
+  else if (kid == "x") *out = KeyView{Alg::EdDSA, k->rfc8037_d, k->rfc8037_x};
+  else return false;
+  return true;
+}
+
+constexpr int64_t kNow = 1800000000;
+
+Claims sample_claims() {
+  Claims c;
+  c.iss = "apikeys";
+  c.key_id = 4182005767717586912;
+  c.tenant = "acme";
+  c.has_owner = true;
+  c.owner = "alice";
+  c.has_key_set = true;
+  c.key_set_id = 77;
+  c.perms = {"reports:read", "export:*"};
+  c.iat = c.nbf = kNow;
+  c.exp = kNow + 8 * 3600;
+  return c;
+}
+
+class Jwt : public ::testing::Test {
+ protected:
+  Keys keys;
+  VerifyOptions opt() const {
+    VerifyOptions o;
+    o.issuer = "apikeys";
+    o.now = kNow + 10;
+    return o;
+  }
+  Status check(const std::string &token, Claims *out = nullptr) {
+    Claims c;
+    Status s = verify(token, lookup, &keys, opt(), &c);
+    if (out) *out = c;
+    return s;
+  }
+  // A token with the given header and payload JSON, signed with key kid's key.
+  std::string forge(std::string_view header, std::string_view payload, const KeyView &key) {
+    return sign_compact(header, payload, key);
+  }
+  std::string good_payload(std::string_view extra = "") {
+    return std::string(R"({"iss":"apikeys","sub":"42","tenant":"acme","perms":["a"],"iat":1800000000,"exp":1800028800)") +
+           std::string(extra) + "}";
+  }
+};
+
+}  // namespace
+
+// ---- base64url -----------------------------------------------------------------------------
+
+TEST(Base64Url, Rfc4648Vectors) {
+  const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+  const char *enc[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+  for (int i = 0; i < 7; i++) {
+    EXPECT_EQ(b64url_encode(plain[i]), enc[i]);
+    std::string out;
+    EXPECT_TRUE(b64url_decode(enc[i], &out));
+    EXPECT_EQ(out, plain[i]);
+  }
+  EXPECT_EQ(b64url_encode("\xfb\xff"), "-_8");
+  EXPECT_EQ(b64url_encode("\xfb\xff\xbf"), "-_-_");
+}
+
+TEST(Base64Url, Strict) {
+  std::string out;
+  EXPECT_FALSE(b64url_decode("Zg==", &out));     // padding
+  EXPECT_FALSE(b64url_decode("Zm8=", &out));
+  EXPECT_FALSE(b64url_decode("Zm+v", &out));     // the standard alphabet's + and /
+  EXPECT_FALSE(b64url_decode("Zm/v", &out));
+  EXPECT_FALSE(b64url_decode("Zm9 v", &out));    // whitespace
+  EXPECT_FALSE(b64url_decode("Zm9vY", &out));    // 4n+1 characters
+  EXPECT_FALSE(b64url_decode("Zh", &out));       // non-zero unused bits: "Zg" is canonical
+  EXPECT_FALSE(b64url_decode("Zm9", &out));      // "Zm8" is canonical
+  EXPECT_FALSE(b64url_decode(std::string("Zm\0v", 4), &out));
+  EXPECT_FALSE(b64url_decode("Zm\xc3\xa9", &out));
+  EXPECT_TRUE(b64url_decode("Zm8", &out));
+}
+
+TEST(Base64Url, RoundTripEveryLength) {
+  std::string data;
+  for (int n = 0; n < 70; n++) {
+    std::string out;
+    ASSERT_TRUE(b64url_decode(b64url_encode(data), &out));
+    EXPECT_EQ(out, data);
+    data.push_back(static_cast<char>(n * 37 + 11));
+  }
+}
+
+// ---- known answers ---------------------------------------------------------------------------
+
+TEST_F(Jwt, Rfc7515A1Hs256) {
+  // Re-signing the exact header and payload bytes gives the RFC's token.
+  std::string h = b64d("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9");
+  std::string p = b64d("eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ");
+  EXPECT_EQ(h, "{\"typ\":\"JWT\",\r\n \"alg\":\"HS256\"}");
+  EXPECT_EQ(sign_compact(h, p, KeyView{Alg::HS256, keys.rfc7515, {}}), kRfc7515Token);
+
+  // It verifies (no kid: the lookup gets "") before its exp of 2011-03-22T18:43:00Z.
+  VerifyOptions o;
+  o.issuer = "joe";
+  o.now = 1300819379;
+  o.require_apikeys_claims = false;
+  Claims c;
+  EXPECT_EQ(verify(kRfc7515Token, lookup, &keys, o, &c), Status::Valid);
+  EXPECT_EQ(c.iss, "joe");
+  EXPECT_EQ(c.exp, 1300819380);
+  o.now = 1300819380;
+  EXPECT_EQ(verify(kRfc7515Token, lookup, &keys, o, &c), Status::Expired);
+  o.now = 1300819379;
+  o.issuer = "apikeys";
+  EXPECT_EQ(verify(kRfc7515Token, lookup, &keys, o, &c), Status::WrongIssuer);
+  // Without the relaxation it lacks sub, tenant and perms.
+  o.issuer = "joe";
+  o.require_apikeys_claims = true;
+  EXPECT_EQ(verify(kRfc7515Token, lookup, &keys, o, &c), Status::Malformed);
+  // One bit of the signature changed.
+  std::string bad = kRfc7515Token;
+  bad[bad.size() - 5] = bad[bad.size() - 5] == 'A' ? 'B' : 'A';
+  o.require_apikeys_claims = false;
+  EXPECT_EQ(verify(bad, lookup, &keys, o, &c), Status::InvalidSignature);
+}
+
+TEST_F(Jwt, Rfc8037A4Ed25519) {
+  EXPECT_EQ(ed25519_public_key(keys.rfc8037_d), keys.rfc8037_x);
+  std::string input = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc";
+  std::string sig = ed25519_sign(keys.rfc8037_d, input);
+  EXPECT_EQ(b64url_encode(sig),
+            "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg");
+  EXPECT_TRUE(ed25519_verify(keys.rfc8037_x, input, sig));
+  EXPECT_FALSE(ed25519_verify(keys.rfc8037_x, input + "x", sig));
+  EXPECT_FALSE(ed25519_verify(keys.rfc8037_x, input, sig.substr(1)));
+  EXPECT_FALSE(ed25519_verify(keys.rfc8037_x.substr(1), input, sig));
+  EXPECT_EQ(sign_compact("{\"alg\":\"EdDSA\"}", "Example of Ed25519 signing",
+                         KeyView{Alg::EdDSA, keys.rfc8037_d, keys.rfc8037_x}),
+            kRfc8037Jws);
+  // The JWS checks out against the public key; its payload is not a JWT claims set.
+  std::string header_with_kid = b64url_encode("{\"alg\":\"EdDSA\",\"kid\":\"x\"}");
+  std::string payload;
+  // Without a kid the lookup gets "", here the RFC 7515 HMAC key: the algorithm does not match.
+  EXPECT_EQ(verify_signature(kRfc8037Jws, lookup, &keys, &payload), Status::InvalidSignature);
+  std::string with_kid = sign_compact("{\"alg\":\"EdDSA\",\"kid\":\"x\"}", "Example of Ed25519 signing",
+                                      KeyView{Alg::EdDSA, keys.rfc8037_d, keys.rfc8037_x});
+  EXPECT_EQ(with_kid.substr(0, with_kid.find('.')), header_with_kid);
+  EXPECT_EQ(verify_signature(with_kid, lookup, &keys, &payload), Status::Valid);
+  EXPECT_EQ(payload, "Example of Ed25519 signing");
+  Claims c;
+  EXPECT_EQ(check(with_kid, &c), Status::Malformed);
+}
+
+// ---- round trips -----------------------------------------------------------------------------
+
+TEST_F(Jwt, RoundTripHs256) {
+  Claims in = sample_claims();
+  std::string token = sign("h", keys.hs(), in);
+  EXPECT_EQ(token.find('='), std::string::npos);
+  Claims out;
+  ASSERT_EQ(check(token, &out), Status::Valid);
+  EXPECT_EQ(out.iss, "apikeys");
+  EXPECT_EQ(out.key_id, in.key_id);
+  EXPECT_EQ(out.tenant, "acme");
+  EXPECT_TRUE(out.has_owner);
+  EXPECT_EQ(out.owner, "alice");
+  EXPECT_TRUE(out.has_key_set);
+  EXPECT_EQ(out.key_set_id, 77);
+  EXPECT_EQ(out.perms, in.perms);
+  EXPECT_EQ(out.iat, kNow);
+  EXPECT_EQ(out.nbf, kNow);
+  EXPECT_EQ(out.exp, kNow + 8 * 3600);
+  EXPECT_EQ(out.jti.size(), 22u);  // 128 random bits
+  // The header is {"alg","kid","typ"}, sub is a string.
+  EXPECT_EQ(b64d(token.substr(0, token.find('.'))), R"({"alg":"HS256","kid":"h","typ":"JWT"})");
+  std::string payload = b64d(token.substr(token.find('.') + 1, token.rfind('.') - token.find('.') - 1));
+  EXPECT_NE(payload.find("\"sub\":\"4182005767717586912\""), std::string::npos);
+  EXPECT_NE(payload.find("\"key_set_id\":\"77\""), std::string::npos);
+  // Two tokens of the same claims differ by their jti.
+  EXPECT_NE(sign("h", keys.hs(), in), token);
+}
+
+TEST_F(Jwt, RoundTripEdDsaWithoutOptionalClaims) {
+  Claims in = sample_claims();
+  in.has_owner = in.has_key_set = false;
+  in.perms.clear();
+  in.tenant = "t\xc3\xa9n\"ant\\";  // UTF-8 and JSON escapes survive
+  std::string token = sign("e", keys.ed(), in);
+  Claims out;
+  ASSERT_EQ(check(token, &out), Status::Valid);
+  EXPECT_FALSE(out.has_owner);
+  EXPECT_FALSE(out.has_key_set);
+  EXPECT_TRUE(out.perms.empty());
+  EXPECT_EQ(out.tenant, in.tenant);
+  EXPECT_EQ(b64d(token.substr(token.rfind('.') + 1)).size(), kEd25519SigLen);
+}
+
+TEST(SigningKeys, Generate) {
+  NewSigningKey h = generate_signing_key(Alg::HS256);
+  EXPECT_TRUE(valid_kid(h.kid));
+  EXPECT_EQ(h.secret.size(), 32u);
+  EXPECT_TRUE(h.public_key.empty());
+  NewSigningKey e = generate_signing_key(Alg::EdDSA);
+  EXPECT_EQ(e.secret.size(), 32u);
+  EXPECT_EQ(ed25519_public_key(e.secret), e.public_key);
+  EXPECT_NE(generate_signing_key(Alg::HS256).secret, h.secret);
+  Alg a;
+  EXPECT_TRUE(parse_alg("EdDSA", &a));
+  EXPECT_EQ(a, Alg::EdDSA);
+  EXPECT_FALSE(parse_alg("none", &a));
+  EXPECT_FALSE(parse_alg("hs256", &a));
+  EXPECT_FALSE(valid_kid(""));
+  EXPECT_FALSE(valid_kid("a b"));
+  EXPECT_FALSE(valid_kid(std::string(65, 'a')));
+}
+
+TEST_F(Jwt, SignRefusesWhatATokenCannotCarry) {
+  Claims c = sample_claims();
+  EXPECT_THROW(sign("bad kid", keys.hs(), c), Error);
+  c.tenant = "\xff\xfe";
+  try {
+    sign("h", keys.hs(), c);
+    ADD_FAILURE() << "invalid UTF-8 signed";
+  } catch (const Error &e) {
+    EXPECT_STREQ(e.sqlstate(), "22021");
+  }
+  c = sample_claims();
+  c.perms.assign(1000, std::string(100, 'p'));
+  try {
+    sign("h", keys.hs(), c);
+    ADD_FAILURE() << "oversized token signed";
+  } catch (const Error &e) {
+    EXPECT_STREQ(e.sqlstate(), "54000");
+  }
+  c = sample_claims();
+  c.key_id = 0;
+  EXPECT_THROW(sign("h", keys.hs(), c), Error);
+  c = sample_claims();
+  EXPECT_THROW(sign("h", KeyView{Alg::HS256, "short", {}}, c), Error);
+}
+
+// ---- rejections ----------------------------------------------------------------------------
+
+TEST_F(Jwt, AlgNone) {
+  std::string token = sign("h", keys.hs(), sample_claims());
+  std::string body = token.substr(token.find('.'), token.rfind('.') - token.find('.') + 1);
+  std::string none = b64url_encode(R"({"alg":"none","kid":"h","typ":"JWT"})") + body;
+  EXPECT_EQ(check(none), Status::InvalidSignature);  // empty signature
+  EXPECT_EQ(check(none + token.substr(token.rfind('.') + 1)), Status::InvalidSignature);
+  EXPECT_EQ(check(b64url_encode(R"({"alg":"none"})") + body), Status::InvalidSignature);  // no kid: ""
+}
+
+TEST_F(Jwt, AlgorithmConfusion) {
+  // An HS256 token whose header is changed to claim EdDSA, signature kept or made anew.
+  std::string p = good_payload();
+  std::string hs = forge(R"({"alg":"HS256","kid":"h"})", p, keys.hs());
+  ASSERT_EQ(check(hs), Status::Valid);
+  std::string swapped = b64url_encode(R"({"alg":"EdDSA","kid":"h"})") + hs.substr(hs.find('.'));
+  EXPECT_EQ(check(swapped), Status::InvalidSignature);
+  EXPECT_EQ(check(forge(R"({"alg":"EdDSA","kid":"h"})", p, keys.ed())), Status::InvalidSignature);
+  // An EdDSA key's public key used as an HMAC secret.
+  std::string ed = forge(R"({"alg":"EdDSA","kid":"e"})", p, keys.ed());
+  ASSERT_EQ(check(ed), Status::Valid);
+  KeyView pub_as_secret{Alg::HS256, keys.ed_pub, {}};
+  EXPECT_EQ(check(forge(R"({"alg":"HS256","kid":"e"})", p, pub_as_secret)), Status::InvalidSignature);
+  // Other spellings and algorithms.
+  EXPECT_EQ(check(forge(R"({"alg":"hs256","kid":"h"})", p, keys.hs())), Status::InvalidSignature);
+  EXPECT_EQ(check(forge(R"({"alg":"HS512","kid":"h"})", p, keys.hs())), Status::InvalidSignature);
+  EXPECT_EQ(check(forge(R"({"alg":"Ed25519","kid":"e"})", p, keys.ed())), Status::InvalidSignature);
+}
+
+TEST_F(Jwt, UnknownKey) {
+  std::string p = good_payload();
+  EXPECT_EQ(check(forge(R"({"alg":"HS256","kid":"other"})", p, keys.hs())), Status::UnknownKey);
+  EXPECT_EQ(check(forge(R"({"alg":"HS256","kid":"H"})", p, keys.hs())), Status::UnknownKey);
+  // No kid at all: the lookup gets "" (here the RFC 7515 key, so the signature fails).
+  EXPECT_EQ(check(forge(R"({"alg":"HS256"})", p, keys.hs())), Status::InvalidSignature);
+}
+
+TEST_F(Jwt, BadBase64Url) {
+  std::string t = sign("h", keys.hs(), sample_claims());
+  ASSERT_EQ(check(t), Status::Valid);
+  size_t d1 = t.find('.'), d2 = t.rfind('.');
+  EXPECT_EQ(check(t + "="), Status::Malformed);                                  // padding
+  EXPECT_EQ(check(t.substr(0, d1) + "=" + t.substr(d1)), Status::Malformed);
+  EXPECT_EQ(check("+" + t.substr(1)), Status::Malformed);                         // bad character
+  EXPECT_EQ(check(t.substr(0, d2 + 1) + "/" + t.substr(d2 + 2)), Status::Malformed);
+  EXPECT_EQ(check(t.substr(0, d1 + 1) + " " + t.substr(d1 + 1)), Status::Malformed);
+  // The signature (32 bytes: 43 characters) ends in a character with 2 unused bits.
+  std::string sig = t.substr(d2 + 1);
+  ASSERT_EQ(sig.size(), 43u);
+  std::string noncanon = t;
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t v = alphabet.find(noncanon.back());
+  noncanon.back() = alphabet[v ^ 1];
+  EXPECT_EQ(check(noncanon), Status::Malformed);
+  noncanon.back() = alphabet[v ^ 2];
+  EXPECT_EQ(check(noncanon), Status::Malformed);
+  noncanon.back() = alphabet[v ^ 4];
+  EXPECT_EQ(check(noncanon), Status::InvalidSignature);
+}
+
+TEST_F(Jwt, Shape) {
+  std::string t = sign("h", keys.hs(), sample_claims());
+  EXPECT_EQ(check(""), Status::Malformed);
+  EXPECT_EQ(check("."), Status::Malformed);
+  EXPECT_EQ(check(".."), Status::Malformed);
+  EXPECT_EQ(check("a.b"), Status::Malformed);
+  EXPECT_EQ(check(t + "."), Status::Malformed);
+  EXPECT_EQ(check(t + ".AAAA"), Status::Malformed);
+  EXPECT_EQ(check(t.substr(0, t.rfind('.'))), Status::Malformed);
+  EXPECT_EQ(check(std::string(kMaxTokenLen + 1, 'A')), Status::Malformed);
+  EXPECT_EQ(check("Bearer " + t), Status::Malformed);
+}
+
+TEST_F(Jwt, BadHeader) {
+  std::string p = good_payload();
+  EXPECT_EQ(check(forge("not json", p, keys.hs())), Status::Malformed);
+  EXPECT_EQ(check(forge("[]", p, keys.hs())), Status::Malformed);
+  EXPECT_EQ(check(forge("", p, keys.hs())), Status::Malformed);
+  EXPECT_EQ(check(forge(R"({"kid":"h"})", p, keys.hs())), Status::Malformed);                     // no alg
+  EXPECT_EQ(check(forge(R"({"alg":1,"kid":"h"})", p, keys.hs())), Status::Malformed);
+  EXPECT_EQ(check(forge(R"({"alg":"HS256","kid":7})", p, keys.hs())), Status::Malformed);
+  EXPECT_EQ(check(forge(R"({"alg":"HS256","kid":"h","typ":"JOSE"})", p, keys.hs())), Status::Malformed);
+  EXPECT_EQ(check(forge(R"({"alg":"HS256","kid":"h","typ":"jwt"})", p, keys.hs())), Status::Valid);
+  EXPECT_EQ(check(forge(R"({"alg":"HS256","kid":"h","crit":["exp"]})", p, keys.hs())), Status::Malformed);
+  // A duplicate member name could mean two things to two parsers.
+  EXPECT_EQ(check(forge(R"({"alg":"HS256","kid":"e","kid":"h"})", p, keys.hs())), Status::Malformed);
+  EXPECT_EQ(check(forge(R"({"alg":"HS256","kid":"h"} )", p, keys.hs())), Status::Valid);
+  EXPECT_EQ(check(forge(R"({"alg":"HS256","kid":"h"} x)", p, keys.hs())), Status::Malformed);
+  EXPECT_EQ(check(forge("{\"alg\":\"HS256\",\"kid\":\"h\",\"x\":\"\xff\"}", p, keys.hs())), Status::Malformed);
+}
+
+TEST_F(Jwt, BadClaims) {
+  KeyView k = keys.hs();
+  const char *h = R"({"alg":"HS256","kid":"h"})";
+  EXPECT_EQ(check(forge(h, good_payload(), k)), Status::Valid);
+  EXPECT_EQ(check(forge(h, "not json", k)), Status::Malformed);
+  EXPECT_EQ(check(forge(h, "[1]", k)), Status::Malformed);
+  EXPECT_EQ(check(forge(h, "", k)), Status::Malformed);
+  // exp is required and numeric.
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"42","tenant":"acme","perms":[]})", k)), Status::Malformed);
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"42","tenant":"acme","perms":[],"exp":"1800028800"})", k)),
+            Status::Malformed);
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"42","tenant":"acme","perms":[],"exp":null})", k)),
+            Status::Malformed);
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"42","tenant":"acme","perms":[],"exp":-1})", k)),
+            Status::Malformed);
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"42","tenant":"acme","perms":[],"exp":1e300})", k)),
+            Status::Malformed);
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"42","tenant":"acme","perms":[],"exp":1800028800.5})", k)),
+            Status::Valid);
+  // sub, tenant, perms: present and well typed.
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","tenant":"acme","perms":[],"exp":1800028800})", k)), Status::Malformed);
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":42,"tenant":"acme","perms":[],"exp":1800028800})", k)),
+            Status::Malformed);
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"042","tenant":"acme","perms":[],"exp":1800028800})", k)),
+            Status::Malformed);
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"9223372036854775808","tenant":"acme","perms":[],"exp":1800028800})", k)),
+            Status::Malformed);
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"9223372036854775807","tenant":"acme","perms":[],"exp":1800028800})", k)),
+            Status::Valid);
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"42","perms":[],"exp":1800028800})", k)), Status::Malformed);
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"42","tenant":"a\u0000b","perms":[],"exp":1800028800})", k)),
+            Status::Malformed);
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"42","tenant":"acme","exp":1800028800})", k)), Status::Malformed);
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"42","tenant":"acme","perms":"a","exp":1800028800})", k)),
+            Status::Malformed);
+  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"42","tenant":"acme","perms":["a",1],"exp":1800028800})", k)),
+            Status::Malformed);
+  EXPECT_EQ(check(forge(h, good_payload(R"(,"owner":5)"), k)), Status::Malformed);
+  EXPECT_EQ(check(forge(h, good_payload(R"(,"owner":null)"), k)), Status::Valid);
+  EXPECT_EQ(check(forge(h, good_payload(R"(,"key_set_id":"x")"), k)), Status::Malformed);
+  EXPECT_EQ(check(forge(h, good_payload(R"(,"iat":"now")"), k)), Status::Malformed);
+  EXPECT_EQ(check(forge(h, good_payload(R"(,"exp":1900000000)"), k)), Status::Malformed);  // duplicate exp
+  EXPECT_EQ(check(forge(h, good_payload(R"(,"extra":{"a":[1,{"b":null}]})"), k)), Status::Valid);
+}
+
+TEST_F(Jwt, Issuer) {
+  KeyView k = keys.hs();
+  const char *h = R"({"alg":"HS256","kid":"h"})";
+  EXPECT_EQ(check(forge(h, R"({"iss":"evil","sub":"42","tenant":"acme","perms":[],"exp":1800028800})", k)),
+            Status::WrongIssuer);
+  EXPECT_EQ(check(forge(h, R"({"sub":"42","tenant":"acme","perms":[],"exp":1800028800})", k)), Status::WrongIssuer);
+  EXPECT_EQ(check(forge(h, R"({"iss":["apikeys"],"sub":"42","tenant":"acme","perms":[],"exp":1800028800})", k)),
+            Status::Malformed);
+}
+
+TEST_F(Jwt, Times) {
+  KeyView k = keys.hs();
+  const char *h = R"({"alg":"HS256","kid":"h"})";
+  auto token = [&](int64_t iat, int64_t nbf, int64_t exp) {
+    return forge(h,
+                 R"({"iss":"apikeys","sub":"42","tenant":"acme","perms":[],"iat":)" + std::to_string(iat) +
+                     ",\"nbf\":" + std::to_string(nbf) + ",\"exp\":" + std::to_string(exp) + "}",
+                 k);
+  };
+  int64_t now = opt().now;
+  EXPECT_EQ(check(token(now, now, now + 1)), Status::Valid);
+  EXPECT_EQ(check(token(now - 100, now - 100, now)), Status::Expired);  // exp is exclusive
+  EXPECT_EQ(check(token(now - 100, now - 100, now - 1)), Status::Expired);
+  // nbf and iat may lie up to the clock skew ahead.
+  EXPECT_EQ(check(token(now, now + kClockSkewSeconds, now + 3600)), Status::Valid);
+  EXPECT_EQ(check(token(now, now + kClockSkewSeconds + 1, now + 3600)), Status::NotYetValid);
+  EXPECT_EQ(check(token(now + kClockSkewSeconds, now, now + 3600)), Status::Valid);
+  EXPECT_EQ(check(token(now + kClockSkewSeconds + 1, now, now + 3600)), Status::NotYetValid);
+  // Expiry is decided first.
+  EXPECT_EQ(check(token(now + 1000, now + 1000, now)), Status::Expired);
+}
+
+TEST_F(Jwt, Tampering) {
+  std::string t = sign("h", keys.hs(), sample_claims());
+  size_t d1 = t.find('.'), d2 = t.rfind('.');
+  // Another payload under the same signature: more permissions.
+  Claims more = sample_claims();
+  more.perms = {"*"};
+  std::string other = sign("h", KeyView{Alg::HS256, std::string(32, 'z'), {}}, more);
+  std::string spliced = t.substr(0, d1) + other.substr(other.find('.'), other.rfind('.') - other.find('.')) + t.substr(d2);
+  EXPECT_EQ(check(spliced), Status::InvalidSignature);
+  // One character of the signature or of the payload changed.
+  std::string s = t;
+  s[d2 + 1] = s[d2 + 1] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(check(s), Status::InvalidSignature);
+  std::string p = t;
+  p[d1 + 5] = p[d1 + 5] == 'A' ? 'B' : 'A';
+  EXPECT_NE(check(p), Status::Valid);
+  // Signatures of the wrong length.
+  std::string sig = b64d(t.substr(d2 + 1));
+  EXPECT_EQ(check(t.substr(0, d2 + 1) + b64url_encode(sig.substr(0, 31))), Status::InvalidSignature);
+  EXPECT_EQ(check(t.substr(0, d2 + 1) + b64url_encode(sig + "x")), Status::InvalidSignature);
+  EXPECT_EQ(check(t.substr(0, d2 + 1)), Status::InvalidSignature);
+  std::string e = sign("e", keys.ed(), sample_claims());
+  std::string esig = b64d(e.substr(e.rfind('.') + 1));
+  EXPECT_EQ(check(e.substr(0, e.rfind('.') + 1) + b64url_encode(esig.substr(0, 63))), Status::InvalidSignature);
+  EXPECT_EQ(check(e.substr(0, e.rfind('.') + 1) + b64url_encode(esig + "x")), Status::InvalidSignature);
+  esig[10] ^= 1;
+  EXPECT_EQ(check(e.substr(0, e.rfind('.') + 1) + b64url_encode(esig)), Status::InvalidSignature);
+}
+
+TEST(Status, Codes) {
+  EXPECT_STREQ(status_code(Status::Valid), "VALID");
+  EXPECT_STREQ(status_code(Status::Malformed), "MALFORMED");
+  EXPECT_STREQ(status_code(Status::InvalidSignature), "INVALID_SIGNATURE");
+  EXPECT_STREQ(status_code(Status::UnknownKey), "UNKNOWN_KEY");
+  EXPECT_STREQ(status_code(Status::WrongIssuer), "WRONG_ISSUER");
+  EXPECT_STREQ(status_code(Status::Expired), "EXPIRED");
+  EXPECT_STREQ(status_code(Status::NotYetValid), "NOT_YET_VALID");
+}
+
+TEST_F(Jwt, HeaderMemoIsByteExact) {
+  // verify_signature remembers the last header it parsed; only identical bytes reuse it.
+  std::string p = good_payload();
+  std::string a = forge(R"({"alg":"HS256","kid":"h"})", p, keys.hs());
+  std::string b = forge(R"({"alg":"EdDSA","kid":"e"})", p, keys.ed());
+  for (int i = 0; i < 3; i++) {
+    EXPECT_EQ(check(a), Status::Valid);
+    EXPECT_EQ(check(a), Status::Valid);
+    EXPECT_EQ(check(b), Status::Valid);
+  }
+  EXPECT_EQ(check(a), Status::Valid);
+  // The same signature under a header that differs in one byte is checked afresh.
+  std::string swapped = b64url_encode(R"({"alg":"HS256","kid":"e"})") + a.substr(a.find('.'));
+  EXPECT_EQ(check(swapped), Status::InvalidSignature);
+  std::string none = b64url_encode(R"({"alg":"none","kid":"h"})") + a.substr(a.find('.'));
+  EXPECT_EQ(check(none), Status::InvalidSignature);
+  std::string bad_b64 = "=" + a;
+  EXPECT_EQ(check(bad_b64), Status::Malformed);
+  EXPECT_EQ(check(a), Status::Valid);
+}

@@ -360,7 +360,7 @@ Datum issue_token_impl(FunctionCallInfo fcinfo) {
   text *client_id = PG_GETARG_TEXT_PP(0);
   text *secret = DatumGetTextPP(secret_d);
   size_t id_len = VARSIZE_ANY_EXHDR(client_id), secret_len = VARSIZE_ANY_EXHDR(secret);
-  if (id_len == 0 || id_len > secret_len || memcmp(VARDATA_ANY(client_id), VARDATA_ANY(secret), id_len) != 0)
+  if (id_len == 0 || id_len > secret_len || CRYPTO_memcmp(VARDATA_ANY(client_id), VARDATA_ANY(secret), id_len) != 0)
     refuse_credentials("the client secret does not belong to the client id");
 
   size_t parsed_id_len = 0;

@@ -121,28 +121,46 @@ bool hash_matches(std::string_view key, Datum scheme_d, Datum hash_d) {
 
 Snapshot current_snapshot() { return ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(); }
 
-// True if the tenant exists and is enabled: one probe of the tenants primary key.
-bool tenant_enabled(text *tenant_id) {
-  Relation rel = table_open(cat.tenants, AccessShareLock);
-  Relation idx = index_open(cat.tenants_pkey, AccessShareLock);
+// The code a key's own state gives, in verify's order: REVOKED, INACTIVE, EXPIRED, else
+// VALID (the tenant and the permissions are checked after). v and n are a keys row.
+const char *state_code(const Datum *v, const bool *n, TimestampTz now) {
+  std::string_view status = n[cat.status - 1] ? std::string_view() : text_view(v[cat.status - 1]);
+  if (status == "revoked") return "REVOKED";
+  if (status != "active") return "INACTIVE";
+  if (!n[cat.expires_at - 1] && DatumGetTimestampTz(v[cat.expires_at - 1]) <= now) return "EXPIRED";
+  return "VALID";
+}
+
+// Probes a unique index for one value and hands the row, if any, to on_row while its buffer
+// is pinned. The locks are kept until the end of the transaction, as the executor keeps its
+// own: releasing them would cost a lock-table round trip per relation and call.
+template <typename F>
+bool probe_unique(Oid relid, Oid indexid, RegProcedure eqproc, Datum value, F &&on_row) {
+  Relation rel = table_open(relid, AccessShareLock);
+  Relation idx = index_open(indexid, AccessShareLock);
   ScanKeyData sk;
-  ScanKeyInit(&sk, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(tenant_id));
+  ScanKeyInit(&sk, 1, BTEqualStrategyNumber, eqproc, value);
   sk.sk_collation = idx->rd_indcollation[0];
   IndexScanDesc scan = index_beginscan(rel, idx, current_snapshot(), 1, 0);
   index_rescan(scan, &sk, 1, nullptr, 0);
   TupleTableSlot *slot = table_slot_create(rel, nullptr);
+  bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
+  if (found) on_row(slot);
+  ExecDropSingleTupleTableSlot(slot);
+  index_endscan(scan);
+  index_close(idx, NoLock);
+  table_close(rel, NoLock);
+  return found;
+}
+
+// True if the tenant exists and is enabled: one probe of the tenants primary key.
+bool tenant_enabled(text *tenant_id) {
   bool enabled = false;
-  if (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+  probe_unique(cat.tenants, cat.tenants_pkey, F_TEXTEQ, PointerGetDatum(tenant_id), [&](TupleTableSlot *slot) {
     bool isnull;
     Datum d = slot_getattr(slot, cat.enabled, &isnull);
     enabled = !isnull && DatumGetBool(d);
-  }
-  ExecDropSingleTupleTableSlot(slot);
-  index_endscan(scan);
-  // The locks are kept until the end of the transaction, as the executor keeps its own:
-  // releasing them here would cost a lock-table round trip per relation and call.
-  index_close(idx, NoLock);
-  table_close(rel, NoLock);
+  });
   return enabled;
 }
 
@@ -181,15 +199,7 @@ void apikeys::glue::verify_presented_key(Datum key_d, bool key_isnull, Datum req
   load_catalog();
   r->code = "NOT_FOUND";
   text *client_id = cstring_to_text_with_len(key.data(), static_cast<int>(client_len));
-  Relation rel = table_open(cat.keys, AccessShareLock);
-  Relation idx = index_open(cat.keys_client_idx, AccessShareLock);
-  ScanKeyData sk;
-  ScanKeyInit(&sk, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(client_id));
-  sk.sk_collation = idx->rd_indcollation[0];
-  IndexScanDesc scan = index_beginscan(rel, idx, current_snapshot(), 1, 0);
-  index_rescan(scan, &sk, 1, nullptr, 0);
-  TupleTableSlot *slot = table_slot_create(rel, nullptr);
-  if (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+  probe_unique(cat.keys, cat.keys_client_idx, F_TEXTEQ, PointerGetDatum(client_id), [&](TupleTableSlot *slot) {
     slot_getallattrs(slot);
     Datum *v = slot->tts_values;
     bool *n = slot->tts_isnull;
@@ -200,16 +210,8 @@ void apikeys::glue::verify_presented_key(Datum key_d, bool key_isnull, Datum req
         !n[col(cat.previous_expires_at)] && DatumGetTimestampTz(v[col(cat.previous_expires_at)]) > now)
       match = hash_matches(key, v[col(cat.previous_hash_scheme)], v[col(cat.previous_hash)]);
     if (match) {
-      std::string_view status = text_view(v[col(cat.status)]);
-      bool expired = !n[col(cat.expires_at)] && DatumGetTimestampTz(v[col(cat.expires_at)]) <= now;
-      if (status == "revoked")
-        r->code = "REVOKED";
-      else if (status != "active")
-        r->code = "INACTIVE";
-      else if (expired)
-        r->code = "EXPIRED";
-      else {
-        r->code = "VALID";
+      r->code = state_code(v, n, now);
+      if (r->code[0] == 'V') {
         r->key_id = DatumGetInt64(v[col(cat.key_id)]);
         r->tenant_id = DatumGetTextPCopy(v[col(cat.tenant_id)]);
         r->owner = n[col(cat.owner)] ? nullptr : DatumGetTextPCopy(v[col(cat.owner)]);
@@ -220,11 +222,7 @@ void apikeys::glue::verify_presented_key(Datum key_d, bool key_isnull, Datum req
         r->expires_at = r->has_expiry ? DatumGetTimestampTz(v[col(cat.expires_at)]) : 0;
       }
     }
-  }
-  ExecDropSingleTupleTableSlot(slot);
-  index_endscan(scan);
-  index_close(idx, NoLock);  // locks kept until the end of the transaction (see tenant_enabled)
-  table_close(rel, NoLock);
+  });
   if (r->code[0] != 'V') return;
 
   if (!tenant_enabled(r->tenant_id))
@@ -238,34 +236,11 @@ const char *apikeys::glue::key_state(int64 key_id) {
   load_catalog();
   const char *code = "NOT_FOUND";
   text *tenant_id = nullptr;
-  Relation rel = table_open(cat.keys, AccessShareLock);
-  Relation idx = index_open(cat.keys_pkey, AccessShareLock);
-  ScanKeyData sk;
-  ScanKeyInit(&sk, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key_id));
-  IndexScanDesc scan = index_beginscan(rel, idx, current_snapshot(), 1, 0);
-  index_rescan(scan, &sk, 1, nullptr, 0);
-  TupleTableSlot *slot = table_slot_create(rel, nullptr);
-  if (index_getnext_slot(scan, ForwardScanDirection, slot)) {
-    bool status_null, expires_null, tenant_null;
-    Datum status = slot_getattr(slot, cat.status, &status_null);
-    Datum expires = slot_getattr(slot, cat.expires_at, &expires_null);
-    Datum tenant = slot_getattr(slot, cat.tenant_id, &tenant_null);
-    std::string_view st = status_null ? std::string_view() : text_view(status);
-    if (st == "revoked")
-      code = "REVOKED";
-    else if (st != "active")
-      code = "INACTIVE";
-    else if (!expires_null && DatumGetTimestampTz(expires) <= GetCurrentTransactionStartTimestamp())
-      code = "EXPIRED";
-    else if (!tenant_null) {
-      code = "VALID";
-      tenant_id = DatumGetTextPCopy(tenant);
-    }
-  }
-  ExecDropSingleTupleTableSlot(slot);
-  index_endscan(scan);
-  index_close(idx, AccessShareLock);
-  table_close(rel, AccessShareLock);
+  probe_unique(cat.keys, cat.keys_pkey, F_INT8EQ, Int64GetDatum(key_id), [&](TupleTableSlot *slot) {
+    slot_getallattrs(slot);
+    code = state_code(slot->tts_values, slot->tts_isnull, GetCurrentTransactionStartTimestamp());
+    if (code[0] == 'V') tenant_id = DatumGetTextPCopy(slot->tts_values[cat.tenant_id - 1]);
+  });
   if (tenant_id != nullptr && !tenant_enabled(tenant_id)) code = "TENANT_DISABLED";
   return code;
 }

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# make bench-profile: a repeatable cost figure for the verify hot path. Runs a single-user
+# backend under valgrind's callgrind (instruction counts do not depend on the machine's load)
+# and reports
+#   - instructions per apikeys.verify call (inclusive, inside the C function), with its top
+#     symbols: one statement that verifies BENCH_CALLS valid keys;
+#   - instructions per statement (EXECUTE of a prepared statement, as pgbench -M prepared
+#     runs it, but through the simple protocol of a single-user backend, which also prints the
+#     rows) for verify and for the floor, reference and SELECT 1 statements of make bench:
+#     (cost of 2N statements - cost of N statements) / N, so start-up and first-call caching
+#     cancel out; with the top symbols of the verify statements.
+#   BENCH_KEYS=100000  keys stored      BENCH_CALLS=2000  N
+source "$(dirname "$0")/../lib.sh"
+
+here="$APIKEYS_ROOT/test/bench"
+KEYS=$(( ${BENCH_KEYS:-100000} / 20 * 20 ))
+N=${BENCH_CALLS:-2000}
+[ $((N * 20)) -le "$KEYS" ] || { echo "BENCH_CALLS must be at most BENCH_KEYS / 20" >&2; exit 2; }
+
+install_deps
+command -v valgrind >/dev/null || {
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq valgrind >/dev/null
+}
+[ -n "${BENCH_NO_BUILD:-}" ] || build_install
+
+stamp=$(date +%Y%m%d-%H%M%S)
+out="$here/results/profile-$stamp"
+mkdir -p "$out"
+dir=$(mktemp -d /tmp/apikeys-profile.XXXXXX)
+chmod 755 "$dir"
+trap 'stop_cluster "$dir"; rm -rf "$dir"' EXIT
+
+start_cluster "$dir" "shared_preload_libraries = 'apikeys'" "shared_buffers = 512MB" "max_parallel_workers_per_gather = 0" \
+  "jit = off" "autovacuum = off" "max_wal_size = 8GB"
+export PGDATABASE=postgres
+PSQL=(psql -X -q -v ON_ERROR_STOP=1)
+echo "== loading $KEYS keys"
+"${PSQL[@]}" -f "$here/sql/schema.sql"
+"${PSQL[@]}" -c "ALTER TABLE apikeys.keys DISABLE TRIGGER USER"
+"${PSQL[@]}" -v first=1 -v last="$KEYS" -f "$here/sql/load_keys.sql"
+"${PSQL[@]}" -c "ALTER TABLE apikeys.keys ENABLE TRIGGER USER"
+"${PSQL[@]}" -v first=1 -v last="$KEYS" -v ref=1 -f "$here/sql/finish.sql"
+pgbench -i -s 10 -I dtGvp -q >/dev/null 2>&1
+stop_cluster "$dir"
+
+# The valid pick of make bench, deterministic: i % 10 in 1..9.
+picks() { awk -v n="$1" 'BEGIN { for (k = 0; k < n; k++) print 10 * k + (k % 9) + 1 }'; }
+
+# callgrind NAME TOGGLE INPUT: runs the statements of INPUT in a single-user backend;
+# prints the instructions collected inside function TOGGLE (everything if empty).
+callgrind() {
+  local name=$1 toggle=$2 input=$3
+  as_pg valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.$name.out" ${toggle:+--toggle-collect="$toggle"} \
+    postgres --single -D "$dir/data" postgres <"$input" >"$out/$name.stdout" 2>"$out/$name.valgrind.log"
+  cp "$dir/callgrind.$name.out" "$out/"
+  sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out/callgrind.$name.out"
+}
+
+echo "== instructions per apikeys.verify call ($N calls in one statement, valid keys)"
+{
+  echo "SELECT count(apikeys.verify(p.key)) FROM bench.plain p WHERE p.i = ANY (ARRAY[$(picks "$N" | paste -sd,)]);"
+} >"$out/calls.sql"
+total=$(callgrind calls apikeys_verify "$out/calls.sql")
+echo "   $total instructions / $N calls = $((total / N)) per call" | tee "$out/summary.txt"
+# top N: the function lines of callgrind_annotate, without the enclosing callers' lines
+top() { callgrind_annotate --auto=no "$@" 2>/dev/null | awk -v n=30 '/file:function/ { f = 1; next } f && /[0-9]/ && c++ < n' || true; }
+top --inclusive=yes "$out/callgrind.calls.out" >"$out/calls.inclusive.txt"
+top "$out/callgrind.calls.out" >"$out/calls.self.txt"
+echo "   top symbols, inclusive:"
+grep -vE 'below main|libc-start|PostgresMain|PostgresSingleUserMain|PortalRun|ExecutorRun|\?\?\?:main |\?\?\?:0x' "$out/calls.inclusive.txt" | sed 's/^/     /'
+echo "   top symbols, self:"
+sed 's/^/     /' "$out/calls.self.txt"
+
+declare -A QUERY=(
+  [verify]="SELECT apikeys.verify(p.key) FROM bench.plain p WHERE p.i = \$1"
+  [floor]="SELECT p.key, a.abalance FROM bench.plain p, pgbench_accounts a WHERE p.i = \$1 AND a.aid = \$1"
+  [floor_keys]="SELECT p.key, k.key_id FROM bench.plain p JOIN apikeys.keys k ON k.client_id = left(p.key, 19) WHERE p.i = \$1"
+  [reference]="SELECT r.id, r.tenant_id, r.owner, r.permissions, r.expires_at FROM bench.plain p JOIN bench.ref_keys r ON r.key_hash = digest(p.key, 'sha256') WHERE p.i = \$1 AND r.revoked_at IS NULL AND (r.expires_at IS NULL OR r.expires_at > now())"
+  [select1]="SELECT 1 WHERE \$1 IS NOT NULL"
+)
+echo "== instructions per statement (EXECUTE of a prepared statement; (2N - N statements) / N, N = $N)" |
+  tee -a "$out/summary.txt"
+for v in select1 floor floor_keys reference verify; do
+  for m in 1 2; do
+    {
+      echo "PREPARE s(int) AS ${QUERY[$v]};"
+      picks $((m * N)) | sed 's/.*/EXECUTE s(&);/'
+    } >"$out/stmt-$v-$m.sql"
+    ir[$m]=$(callgrind "stmt-$v-$m" "" "$out/stmt-$v-$m.sql")
+  done
+  per=$(( (ir[2] - ir[1]) / N ))
+  printf '   %-11s %8d instructions per statement\n' "$v" "$per" | tee -a "$out/summary.txt"
+  eval "per_$v=$per"
+done
+awk -v v="$per_verify" -v f="$per_floor" -v k="$per_floor_keys" -v r="$per_reference" 'BEGIN {
+  printf "   verify / floor = %.2f, verify / floor_keys = %.2f, verify / reference = %.2f (instructions; lower is better)\n", v / f, v / k, v / r }' |
+  tee -a "$out/summary.txt"
+# Self cost per statement of each symbol: (2N run - N run) / N.
+perstmt() {
+  local f
+  for f in "$1" "$2"; do
+    echo "== $f"
+    callgrind_annotate --auto=no --threshold=100 "$f" 2>/dev/null | awk '/file:function/ { f = 1; next } f && /[0-9]/'
+  done | awk -v n="$N" '
+    /^== / { run++; next }
+    { ir = $1; gsub(/,/, "", ir); sub(/^ *[0-9,]+ +\([ 0-9.]+%\) +/, ""); c[$0] += (run == 2 ? ir : -ir) }
+    END { for (s in c) if (c[s] / n >= 100) printf "%8.0f  %s\n", c[s] / n, s }' | sort -rn | awk 'NR <= 30'
+}
+perstmt "$out/callgrind.stmt-verify-1.out" "$out/callgrind.stmt-verify-2.out" >"$out/stmt-verify.self.txt"
+echo "   top symbols of one verify statement, self instructions ((2N run - N run) / N):"
+sed 's/^/     /' "$out/stmt-verify.self.txt"
+perstmt "$out/callgrind.stmt-floor-1.out" "$out/callgrind.stmt-floor-2.out" >"$out/stmt-floor.self.txt"
+echo "== written to $out (callgrind.*.out: open with callgrind_annotate or kcachegrind)"

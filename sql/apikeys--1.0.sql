@@ -65,7 +65,8 @@ CREATE FUNCTION apikeys._event_purge_allowed() RETURNS boolean
 ------------------------------------------------------------------------------------------
 
 CREATE TABLE apikeys.tenants (
-  tenant_id text PRIMARY KEY,
+  -- Collation "C": ids compare as bytes, so verify's probe of this key costs no strcoll().
+  tenant_id text COLLATE "C" PRIMARY KEY,
   enabled boolean NOT NULL DEFAULT true,
   max_key_sets integer NOT NULL DEFAULT 5,
   max_active_keys_per_set integer NOT NULL DEFAULT 5,
@@ -81,7 +82,7 @@ CREATE TABLE apikeys.tenants (
 
 CREATE TABLE apikeys.key_sets (
   key_set_id bigint PRIMARY KEY DEFAULT apikeys._random_id(),
-  tenant_id text NOT NULL REFERENCES apikeys.tenants (tenant_id) ON DELETE CASCADE,
+  tenant_id text COLLATE "C" NOT NULL REFERENCES apikeys.tenants (tenant_id) ON DELETE CASCADE,
   name text NOT NULL,
   description text,
   permissions text[] NOT NULL DEFAULT '{}',
@@ -97,7 +98,7 @@ CREATE INDEX key_sets_tenant_idx ON apikeys.key_sets (tenant_id);
 CREATE TABLE apikeys.keys (
   key_id bigint PRIMARY KEY DEFAULT apikeys._random_id(),
   client_id text COLLATE "C" NOT NULL UNIQUE,
-  tenant_id text NOT NULL REFERENCES apikeys.tenants (tenant_id) ON DELETE CASCADE,
+  tenant_id text COLLATE "C" NOT NULL REFERENCES apikeys.tenants (tenant_id) ON DELETE CASCADE,
   key_set_id bigint,
   owner text,
   name text NOT NULL,
@@ -129,7 +130,7 @@ CREATE INDEX keys_key_set_idx ON apikeys.keys (key_set_id) WHERE key_set_id IS N
 CREATE TABLE apikeys.events (
   event_id bigint PRIMARY KEY DEFAULT apikeys._random_id(),
   at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-  tenant_id text NOT NULL,
+  tenant_id text COLLATE "C" NOT NULL,
   key_id bigint,
   key_set_id bigint,
   actor text NOT NULL DEFAULT apikeys.current_actor(),

@@ -29,8 +29,9 @@ for f in "$scratch"/tmp_check/log/regress_log_*; do
 done
 
 log="$scratch/installcheck.log"
-sql_passed=$(grep -cE '\.\.\. ok|^ok [0-9]+ +[+-]' "$log" || true)
-sql_failed=$(grep -cE '\.\.\. FAILED|^not ok [0-9]+ +[+-]' "$log" || true)
+# pg_regress and pg_isolation_regress lines ("test name ... ok", or "ok N - name" from PG16).
+sql_passed=$(grep -cE '^test [a-z_0-9]+ +\.\.\. ok|^ok [0-9]+ +[+-]' "$log" || true)
+sql_failed=$(grep -cE '^test [a-z_0-9]+ +\.\.\. FAILED|^not ok [0-9]+ +[+-]' "$log" || true)
 tap_line=$(grep -E '^Files=[0-9]+, Tests=[0-9]+' "$log" | tail -n 1 || true)
 tap_tests=$(echo "$tap_line" | sed -n 's/.*Tests=\([0-9]*\).*/\1/p')
 tap_failed=0

@@ -83,15 +83,6 @@ bool parse_scheme(std::string_view tag, Scheme *out) noexcept {
   return false;
 }
 
-void sha256(std::string_view data, unsigned char out[kHashLen]) {
-  ERR_clear_error();
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr) != 1 || len != kHashLen) {
-    ERR_clear_error();
-    throw Error("XX000", "SHA-256 failed");
-  }
-}
-
 namespace {
 // SHA-256 fetched once: OpenSSL 3 otherwise looks the algorithm up on every call.
 const EVP_MD *sha256_md() {
@@ -105,6 +96,16 @@ struct MdCtxFree {
   void operator()(EVP_MD_CTX *c) const noexcept { EVP_MD_CTX_free(c); }
 };
 }  // namespace
+
+void sha256(std::string_view data, unsigned char out[kHashLen]) {
+  ERR_clear_error();
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out, &len, sha256_md(), nullptr) != 1 || len != kHashLen) {
+    ERR_clear_error();
+    throw Error("XX000", "SHA-256 failed");
+  }
+}
+
 
 // RFC 2104 over two digests of the pre-fetched SHA-256: a third of the cost of OpenSSL 3's
 // one-shot HMAC(), which matters on verify_token's hot path.

@@ -99,5 +99,8 @@ constexpr size_t kMaxPermissionLen = 128;
 bool valid_permission(std::string_view p) noexcept;
 // True if the granted permission covers the required one.
 bool permission_covers(std::string_view granted, std::string_view required) noexcept;
+// True if one of n granted permissions covers the required one (entries with a null data()
+// pointer, SQL NULLs, cover nothing).
+bool any_covers(const std::string_view *granted, size_t n, std::string_view required) noexcept;
 
 }  // namespace apikeys::core

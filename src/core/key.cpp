@@ -180,4 +180,10 @@ bool permission_covers(std::string_view granted, std::string_view required) noex
   return false;
 }
 
+bool any_covers(const std::string_view *granted, size_t n, std::string_view required) noexcept {
+  for (size_t i = 0; i < n; i++)
+    if (granted[i].data() != nullptr && permission_covers(granted[i], required)) return true;
+  return false;
+}
+
 }  // namespace apikeys::core

@@ -52,6 +52,16 @@ bool run_core(F &&f, CoreFailure *fail) noexcept {
   return false;
 }
 
+// The bytes of a text Datum (detoasted if needed; valid while the Datum is).
+inline std::string_view text_view(Datum d) {
+  text *t = DatumGetTextPP(d);
+  return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+// The elements of a text[] as views, palloc'd in the current context; a NULL element is a
+// view with a null data() pointer. Sets *n to the number of elements.
+std::string_view *text_array_views(ArrayType *arr, int *n);
+
 // Raises the failure as a PostgreSQL error (called outside any catch block).
 [[noreturn]] void report(const CoreFailure &fail);
 

@@ -62,21 +62,6 @@ void subxact_callback(SubXactEvent event, SubTransactionId sub, SubTransactionId
     event_purge_subid = parent;
 }
 
-// Copies the elements of a text[] as (pointer, length) views; NULL elements get data=nullptr.
-struct TextElems {
-  int n = 0;
-  Datum *values = nullptr;
-  bool *nulls = nullptr;
-};
-TextElems text_elems(ArrayType *arr) {
-  TextElems e;
-  deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &e.values, &e.nulls, &e.n);
-  return e;
-}
-std::string_view elem_view(const TextElems &e, int i) {
-  text *t = DatumGetTextPP(e.values[i]);
-  return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-}
 
 // Runs a count(*) query under the latest snapshot (sees every committed row).
 int64 fresh_count(SPIPlanPtr *cache, const char *sql, int nargs, Oid *types, Datum *values) {
@@ -107,6 +92,15 @@ void report(const CoreFailure &fail) {
 }
 
 const char *pepper() { return pepper_value ? pepper_value : ""; }
+
+std::string_view *text_array_views(ArrayType *arr, int *n) {
+  Datum *values;
+  bool *nulls;
+  deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &values, &nulls, n);
+  auto *views = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (*n > 0 ? *n : 1)));
+  for (int i = 0; i < *n; i++) views[i] = nulls[i] ? std::string_view() : text_view(values[i]);
+  return views;
+}
 
 }  // namespace apikeys::glue
 
@@ -143,42 +137,39 @@ Datum apikeys_random_id(PG_FUNCTION_ARGS) {
   PG_RETURN_INT64(static_cast<int64>(v));
 }
 
+// The text of a permission for a message: NULL elements show as "NULL".
+static Datum permission_text(std::string_view p) {
+  return p.data() ? PointerGetDatum(cstring_to_text_with_len(p.data(), static_cast<int>(p.size())))
+                  : CStringGetTextDatum("NULL");
+}
+
 // First element of a text[] that breaks the permission grammar, or NULL.
 Datum apikeys_invalid_permission(PG_FUNCTION_ARGS) {
   if (PG_ARGISNULL(0)) PG_RETURN_TEXT_P(cstring_to_text("NULL"));
-  TextElems e = text_elems(PG_GETARG_ARRAYTYPE_P(0));
-  for (int i = 0; i < e.n; i++) {
-    if (e.nulls[i]) PG_RETURN_TEXT_P(cstring_to_text("NULL"));
-    if (!core::valid_permission(elem_view(e, i))) PG_RETURN_DATUM(e.values[i]);
-  }
+  int n;
+  std::string_view *perms = apikeys::glue::text_array_views(PG_GETARG_ARRAYTYPE_P(0), &n);
+  for (int i = 0; i < n; i++)
+    if (perms[i].data() == nullptr || !core::valid_permission(perms[i])) PG_RETURN_DATUM(permission_text(perms[i]));
   PG_RETURN_NULL();
-}
-
-// True if some element of granted covers required.
-static bool covered(const TextElems &granted, std::string_view required) {
-  for (int j = 0; j < granted.n; j++)
-    if (!granted.nulls[j] && core::permission_covers(elem_view(granted, j), required)) return true;
-  return false;
 }
 
 // First element of perms that no element of ceiling covers, or NULL.
 Datum apikeys_uncovered_permission(PG_FUNCTION_ARGS) {
   if (PG_ARGISNULL(0)) PG_RETURN_NULL();
-  TextElems perms = text_elems(PG_GETARG_ARRAYTYPE_P(0));
-  TextElems ceiling;
-  if (!PG_ARGISNULL(1)) ceiling = text_elems(PG_GETARG_ARRAYTYPE_P(1));
-  for (int i = 0; i < perms.n; i++) {
-    if (perms.nulls[i]) PG_RETURN_TEXT_P(cstring_to_text("NULL"));
-    if (!covered(ceiling, elem_view(perms, i))) PG_RETURN_DATUM(perms.values[i]);
-  }
+  int n, nceiling = 0;
+  std::string_view *perms = apikeys::glue::text_array_views(PG_GETARG_ARRAYTYPE_P(0), &n);
+  std::string_view *ceiling = PG_ARGISNULL(1) ? nullptr : apikeys::glue::text_array_views(PG_GETARG_ARRAYTYPE_P(1), &nceiling);
+  for (int i = 0; i < n; i++)
+    if (perms[i].data() == nullptr || !core::any_covers(ceiling, nceiling, perms[i]))
+      PG_RETURN_DATUM(permission_text(perms[i]));
   PG_RETURN_NULL();
 }
 
 // True if the granted permissions cover the required one.
 Datum apikeys_permission_covers(PG_FUNCTION_ARGS) {
-  TextElems granted = text_elems(PG_GETARG_ARRAYTYPE_P(0));
-  text *req = PG_GETARG_TEXT_PP(1);
-  PG_RETURN_BOOL(covered(granted, std::string_view(VARDATA_ANY(req), VARSIZE_ANY_EXHDR(req))));
+  int n;
+  std::string_view *granted = apikeys::glue::text_array_views(PG_GETARG_ARRAYTYPE_P(0), &n);
+  PG_RETURN_BOOL(core::any_covers(granted, n, apikeys::glue::text_view(PG_GETARG_DATUM(1))));
 }
 
 // A new key (or a new secret for a given client id) with its hint and hash.

@@ -36,6 +36,8 @@ PG_FUNCTION_INFO_V1(apikeys_has_permission);
 
 namespace core = apikeys::core;
 using apikeys::glue::Verdict;
+using apikeys::glue::text_array_views;
+using apikeys::glue::text_view;
 
 namespace {
 
@@ -99,10 +101,6 @@ void load_catalog() {
   cat = c;
 }
 
-std::string_view text_view(Datum d) {
-  text *t = DatumGetTextPP(d);
-  return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-}
 
 // Hash of the presented key under a stored scheme, compared in constant time.
 bool hash_matches(std::string_view key, Datum scheme_d, Datum hash_d) {
@@ -166,18 +164,11 @@ bool tenant_enabled(text *tenant_id) {
 
 // True if every required permission (non-null) is covered by one of the key's.
 bool covers_all(ArrayType *granted, ArrayType *required) {
-  Datum *gv, *rv;
-  bool *gn, *rn;
   int ng, nr;
-  deconstruct_array(granted, TEXTOID, -1, false, TYPALIGN_INT, &gv, &gn, &ng);
-  deconstruct_array(required, TEXTOID, -1, false, TYPALIGN_INT, &rv, &rn, &nr);
-  for (int i = 0; i < nr; i++) {
-    if (rn[i]) return false;
-    std::string_view req = text_view(rv[i]);
-    bool ok = false;
-    for (int j = 0; j < ng && !ok; j++) ok = !gn[j] && core::permission_covers(text_view(gv[j]), req);
-    if (!ok) return false;
-  }
+  std::string_view *g = text_array_views(granted, &ng);
+  std::string_view *r = text_array_views(required, &nr);
+  for (int i = 0; i < nr; i++)
+    if (r[i].data() == nullptr || !core::any_covers(g, ng, r[i])) return false;
   return true;
 }
 
@@ -338,14 +329,7 @@ void apikeys::glue::bind(const Verdict &r) {
   binding.tenant_id = DatumGetTextPCopy(PointerGetDatum(r.tenant_id));
   binding.owner = r.owner ? DatumGetTextPCopy(PointerGetDatum(r.owner)) : nullptr;
   binding.permissions = DatumGetArrayTypePCopy(PointerGetDatum(r.permissions));
-  Datum *pv;
-  bool *pn;
-  int np;
-  deconstruct_array(binding.permissions, TEXTOID, -1, false, TYPALIGN_INT, &pv, &pn, &np);
-  binding.perms = static_cast<std::string_view *>(palloc(sizeof(std::string_view) * (np > 0 ? np : 1)));
-  binding.nperms = 0;
-  for (int j = 0; j < np; j++)
-    if (!pn[j]) binding.perms[binding.nperms++] = text_view(pv[j]);
+  binding.perms = text_array_views(binding.permissions, &binding.nperms);
   MemoryContextSwitchTo(old);
   binding.key_id = r.key_id;
   binding.has_set = r.has_set;
@@ -412,9 +396,5 @@ Datum apikeys_current_permissions(PG_FUNCTION_ARGS) {
 // True if a key is bound and one of its permissions covers the given one.
 Datum apikeys_has_permission(PG_FUNCTION_ARGS) {
   if (!binding.bound || PG_ARGISNULL(0)) PG_RETURN_BOOL(false);
-  text *req = PG_GETARG_TEXT_PP(0);
-  std::string_view required(VARDATA_ANY(req), VARSIZE_ANY_EXHDR(req));
-  for (int j = 0; j < binding.nperms; j++)
-    if (core::permission_covers(binding.perms[j], required)) PG_RETURN_BOOL(true);
-  PG_RETURN_BOOL(false);
+  PG_RETURN_BOOL(core::any_covers(binding.perms, binding.nperms, text_view(PG_GETARG_DATUM(0))));
 }

@@ -194,3 +194,14 @@ TEST(Permission, Matching) {
   EXPECT_FALSE(permission_covers("reports:read", "reports:*"));
   EXPECT_FALSE(permission_covers("reports", "reports:read"));
 }
+
+TEST(Permission, AnyCovers) {
+  std::string_view granted[] = {"reports:*", std::string_view(), "admin:read"};
+  EXPECT_TRUE(any_covers(granted, 3, "reports:read"));
+  EXPECT_TRUE(any_covers(granted, 3, "admin:read"));
+  EXPECT_FALSE(any_covers(granted, 3, "admin:write"));
+  EXPECT_FALSE(any_covers(granted, 3, ""));
+  EXPECT_FALSE(any_covers(nullptr, 0, "reports:read"));
+  std::string_view all[] = {"*"};
+  EXPECT_TRUE(any_covers(all, 1, "anything:at:all"));
+}

@@ -10,10 +10,10 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 PG_CXXFLAGS = -std=c++17 -Wno-register -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -fno-strict-aliasing
 SHLIB_LINK = -lcrypto -lstdc++
 
-REGRESS = setup verify encoding lifecycle limits purge privileges secrets tokens rls events
+REGRESS = setup verify encoding lifecycle limits purge privileges secrets tokens rls events upgrade
 # Each suite brings its own server (run as a non-root user: see test/run-tests.sh).
 REGRESS_OPTS = --inputdir=. --temp-instance=tmp_check_regress --temp-config=test/regress.conf
-ISOLATION = race_insert_insert race_activate_activate race_insert_activate race_delete_set race_key_sets race_owner lock_order
+ISOLATION = race_insert_insert race_activate_activate race_insert_activate race_delete_set race_key_sets race_owner lock_order tenant_switch
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --temp-instance=tmp_check_iso --temp-config=test/regress.conf
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl

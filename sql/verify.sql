@@ -58,18 +58,43 @@ SELECT code FROM apikeys.verify(:'gone_key');
 SELECT code FROM apikeys.verify(:'good_key');
 UPDATE apikeys.tenants SET enabled = true WHERE tenant_id = 'acme';
 
--- One index probe per verify, none for a malformed key: counted by the statistics system.
+-- One primary-key probe per verify, none for a malformed key; the tenant switch is read
+-- once, then comes from the backend's cache until a tenant changes. Counted by the
+-- statistics system: :probes gives each index's probes so far.
+\set probes 'SELECT sum(idx_scan) FILTER (WHERE indexrelname = ''keys_pkey'') AS keys_pkey, sum(idx_scan) FILTER (WHERE indexrelname = ''keys_client_id_key'') AS client_id_idx, sum(idx_scan) FILTER (WHERE indexrelname = ''tenants_pkey'') AS tenants_pkey FROM pg_stat_user_indexes WHERE schemaname = ''apikeys'''
 SELECT pg_stat_force_next_flush();
-SELECT idx_scan AS idx0 FROM pg_stat_user_indexes WHERE indexrelname = 'keys_client_id_key' \gset
+:probes \gset p0_
 SELECT seq_scan AS seq0 FROM pg_stat_user_tables WHERE relid = 'apikeys.keys'::regclass \gset
 SELECT code FROM apikeys.verify(:'good_key');
 SELECT code FROM apikeys.verify(:'paused_key');
+SELECT code FROM apikeys.verify(:'good_key');
 SELECT code FROM apikeys.verify('ak_malformed');
 SELECT code FROM apikeys.verify(NULL);
 SELECT pg_stat_force_next_flush();
 SELECT pg_stat_clear_snapshot();
-SELECT idx_scan - :idx0 AS index_probes FROM pg_stat_user_indexes WHERE indexrelname = 'keys_client_id_key';
+:probes \gset p1_
+SELECT :p1_keys_pkey - :p0_keys_pkey AS keys_pkey, :p1_client_id_idx - :p0_client_id_idx AS client_id_idx,
+       :p1_tenants_pkey - :p0_tenants_pkey AS tenants_pkey;
 SELECT seq_scan - :seq0 AS seq_scans FROM pg_stat_user_tables WHERE relid = 'apikeys.keys'::regclass;
+-- An unknown key: the primary key, then the client id index (which finds keys made by 1.0).
+SELECT code FROM apikeys.verify((apikeys._generate_key('ak')).key);
+-- (the next block's change of a tenant, made here so that its own probes are not counted there)
+UPDATE apikeys.tenants SET max_key_sets = max_key_sets WHERE tenant_id = 'off';
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+:probes \gset p2_
+SELECT :p2_keys_pkey - :p1_keys_pkey AS keys_pkey, :p2_client_id_idx - :p1_client_id_idx AS client_id_idx;
+-- Any change of the tenants (of another tenant, above) starts a new cache: the next
+-- verify reads the switch again, once.
+SELECT code FROM apikeys.verify(:'good_key');
+SELECT code FROM apikeys.verify(:'good_key');
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+:probes \gset p3_
+SELECT :p3_keys_pkey - :p2_keys_pkey AS keys_pkey, :p3_client_id_idx - :p2_client_id_idx AS client_id_idx,
+       :p3_tenants_pkey - :p2_tenants_pkey AS tenants_pkey;
+-- A key's id is the one its client id determines.
+SELECT key_id = apikeys._key_id(client_id) AS derived, count(*) FROM apikeys.keys GROUP BY 1;
 
 -- Works in a READ ONLY transaction (and so on a hot standby: see test/t).
 BEGIN READ ONLY;

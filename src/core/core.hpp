@@ -75,6 +75,12 @@ bool parse_key(std::string_view key, size_t *client_id_len) noexcept;
 // True if client_id has the shape of a client id (prefix, '_', 16 base62).
 bool valid_client_id(std::string_view client_id) noexcept;
 
+// The key id a client id determines: its 16 base62 digits as a number (at most 62^16,
+// about 2^95.3), reduced to 1 .. 2^63 - 1 (value mod (2^63 - 1), plus 1). The prefix does
+// not take part. Lets verify find a key by the bigint primary key instead of a text index.
+// Returns 0 if client_id is malformed.
+int64_t key_id_of(std::string_view client_id) noexcept;
+
 // ---- hashing ----------------------------------------------------------------------
 
 constexpr size_t kHashLen = 32;

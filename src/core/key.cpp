@@ -54,6 +54,19 @@ bool valid_client_id(std::string_view client_id) noexcept {
   return id.size() == kIdLen && is_base62(id);
 }
 
+int64_t key_id_of(std::string_view client_id) noexcept {
+  if (!valid_client_id(client_id)) return 0;
+  // Horner's rule mod M = 2^63 - 1, folding each step: x mod M = (x & M) + (x >> 63), < 2M.
+  constexpr uint64_t kMod = (uint64_t{1} << 63) - 1;
+  uint64_t v = 0;
+  for (unsigned char c : client_id.substr(client_id.size() - kIdLen)) {
+    unsigned __int128 x = static_cast<unsigned __int128>(v) * 62 + static_cast<unsigned>(base62_value(c));
+    uint64_t folded = static_cast<uint64_t>(x & kMod) + static_cast<uint64_t>(x >> 63);
+    v = folded >= kMod ? folded - kMod : folded;
+  }
+  return static_cast<int64_t>(v + 1);
+}
+
 bool parse_key(std::string_view key, size_t *client_id_len) noexcept {
   if (key.size() < 2 + kIdLen + kSecretLen + kChecksumLen || key.size() > kMaxKeyLen) return false;
   size_t us = key.find('_');
@@ -95,12 +108,22 @@ const EVP_MD *sha256_md() {
 struct MdCtxFree {
   void operator()(EVP_MD_CTX *c) const noexcept { EVP_MD_CTX_free(c); }
 };
+
+// One digest context for the process (a backend runs one call at a time), re-initialised
+// per call: saves an allocation and a provider lookup on verify's hot path.
+EVP_MD_CTX *sha256_ctx() {
+  static std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  return ctx.get();
+}
 }  // namespace
 
 void sha256(std::string_view data, unsigned char out[kHashLen]) {
   ERR_clear_error();
+  EVP_MD_CTX *ctx = sha256_ctx();
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), out, &len, sha256_md(), nullptr) != 1 || len != kHashLen) {
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx, sha256_md(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx, out, &len) != 1 ||
+      len != kHashLen) {
     ERR_clear_error();
     throw Error("XX000", "SHA-256 failed");
   }

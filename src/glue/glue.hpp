@@ -92,13 +92,14 @@ void bind(const Verdict &v);
 void clear_binding();
 
 // Verifies a presented key exactly as apikeys.verify does (MALFORMED without a table, then
-// one index probe of the keys and one of the tenants); required may be null. Never raises
-// for a bad key. Used by apikeys.verify, apikeys.authenticate and apikeys.issue_token.
+// one probe of the keys primary key, a second of the client id index only for a key made by
+// 1.0 or an unknown one, and the tenant switch from the backend's cache); required may be
+// null. Never raises for a bad key. Used by apikeys.verify, apikeys.authenticate and apikeys.issue_token.
 void verify_presented_key(Datum key, bool key_isnull, Datum required, bool required_isnull, Verdict *out);
 
 // The current state of a key by id (for token revocation checks): VALID, NOT_FOUND,
 // REVOKED, INACTIVE, EXPIRED or TENANT_DISABLED, in apikeys.verify's order. Reads one row
-// of the keys (primary key) and, for an otherwise valid key, one of the tenants.
+// of the keys (primary key) and, for an otherwise valid key, the tenant switch.
 const char *key_state(int64 key_id);
 
 // Defines the access-token settings (apikeys.token_issuer); called from _PG_init.

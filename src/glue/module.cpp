@@ -2,8 +2,10 @@
 #include "glue.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -14,6 +16,8 @@ PG_MODULE_MAGIC;
 
 PGDLLEXPORT void _PG_init(void);
 PG_FUNCTION_INFO_V1(apikeys_random_id);
+PG_FUNCTION_INFO_V1(apikeys_key_id);
+PG_FUNCTION_INFO_V1(apikeys_keys_id);
 PG_FUNCTION_INFO_V1(apikeys_invalid_permission);
 PG_FUNCTION_INFO_V1(apikeys_uncovered_permission);
 PG_FUNCTION_INFO_V1(apikeys_permission_covers);
@@ -135,6 +139,51 @@ Datum apikeys_random_id(PG_FUNCTION_ARGS) {
   }, &fail);
   if (!ok) report(fail);
   PG_RETURN_INT64(static_cast<int64>(v));
+}
+
+// The key id a client id determines; raises 22023 for a malformed client id.
+Datum apikeys_key_id(PG_FUNCTION_ARGS) {
+  int64 id = core::key_id_of(apikeys::glue::text_view(PG_GETARG_DATUM(0)));
+  if (id == 0)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("client id is not of the form <prefix>_<16 base62>")));
+  PG_RETURN_INT64(id);
+}
+
+// BEFORE INSERT trigger of apikeys.keys: fills key_id from the client id, or refuses an
+// explicit key_id that differs from it.
+Datum apikeys_keys_id(PG_FUNCTION_ARGS) {
+  if (!CALLED_AS_TRIGGER(fcinfo))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED), errmsg("must be called as a trigger")));
+  auto *td = reinterpret_cast<TriggerData *>(fcinfo->context);
+  if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+      !TRIGGER_FIRED_BY_INSERT(td->tg_event))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("apikeys._keys_id() must run BEFORE INSERT FOR EACH ROW")));
+  HeapTuple tuple = td->tg_trigtuple;
+  TupleDesc desc = RelationGetDescr(td->tg_relation);
+  int client_att = SPI_fnumber(desc, "client_id");
+  int key_att = SPI_fnumber(desc, "key_id");
+  if (client_att <= 0 || key_att <= 0) elog(ERROR, "apikeys.keys has no client_id or key_id column");
+  bool isnull;
+  Datum client = heap_getattr(tuple, client_att, desc, &isnull);
+  if (isnull) PG_RETURN_POINTER(tuple);  // NOT NULL refuses it
+  int64 id = core::key_id_of(apikeys::glue::text_view(client));
+  if (id == 0)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("client id is not of the form <prefix>_<16 base62>")));
+  Datum given = heap_getattr(tuple, key_att, desc, &isnull);
+  if (!isnull) {
+    if (DatumGetInt64(given) != id)
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                      errmsg("key id %lld does not match client id \"%s\"", static_cast<long long>(DatumGetInt64(given)),
+                             TextDatumGetCString(client)),
+                      errhint("Leave key_id out: a key's id is derived from its client id.")));
+    PG_RETURN_POINTER(tuple);
+  }
+  Datum value = Int64GetDatum(id);
+  bool null = false;
+  PG_RETURN_POINTER(heap_modify_tuple_by_cols(tuple, desc, 1, &key_att, &value, &null));
 }
 
 // The text of a permission for a message: NULL elements show as "NULL".

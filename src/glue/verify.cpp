@@ -11,6 +11,8 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "storage/lmgr.h"
@@ -32,6 +34,7 @@ PG_FUNCTION_INFO_V1(apikeys_current_owner);
 PG_FUNCTION_INFO_V1(apikeys_current_key_set_id);
 PG_FUNCTION_INFO_V1(apikeys_current_permissions);
 PG_FUNCTION_INFO_V1(apikeys_has_permission);
+PG_FUNCTION_INFO_V1(apikeys_tenants_changed);
 }
 
 namespace core = apikeys::core;
@@ -44,17 +47,50 @@ namespace {
 // OIDs and column numbers of the tables verify reads, cached until a relcache invalidation.
 struct Catalog {
   bool valid;
+  // The tenants carry the tenants_changed trigger (schema 1.1), enabled ALWAYS: every change
+  // of a tenant invalidates the tenant cache below, so verify may use it.
+  bool tenant_cache;
   Oid keys, keys_client_idx, keys_pkey, tenants, tenants_pkey;
-  AttrNumber key_id, tenant_id, key_set_id, owner, permissions, status, expires_at, key_hash, hash_scheme,
-      previous_hash, previous_hash_scheme, previous_expires_at, enabled;
+  AttrNumber key_id, client_id, tenant_id, key_set_id, owner, permissions, status, expires_at, key_hash,
+      hash_scheme, previous_hash, previous_hash_scheme, previous_expires_at, enabled;
 };
 Catalog cat;
 bool callback_registered = false;
+uint64 inval_count = 0;  // relcache invalidations seen that concern verify's tables
+
+// ---- the tenant switch cache ---------------------------------------------------------
+// tenant id -> enabled, open addressing with linear probing, for ids of up to 58 bytes
+// (longer ones are always read from the table). An entry is valid while its generation is
+// the cache's: a relcache invalidation of apikeys.tenants (sent by the tenants_changed
+// trigger at commit, and on standbys from the commit record) starts a new generation, and
+// so does a cache half full.
+
+struct TenantSlot {
+  uint32 generation;
+  bool enabled;
+  uint8 len;
+  char id[58];
+};
+constexpr uint32 kTenantSlots = 1024;  // 64 kB per backend, at most 512 tenants at a time
+TenantSlot *tenant_slots = nullptr;
+uint32 tenant_generation = 1;
+uint32 tenant_live = 0;  // entries of the current generation
+
+void new_tenant_generation() {
+  tenant_live = 0;
+  if (++tenant_generation == 0) {  // after 2^32 generations: old slots could look current
+    if (tenant_slots != nullptr) memset(tenant_slots, 0, sizeof(TenantSlot) * kTenantSlots);
+    tenant_generation = 1;
+  }
+}
 
 void relcache_callback(Datum, Oid relid) {
+  if (relid == InvalidOid || relid == cat.tenants || relid == cat.tenants_pkey) new_tenant_generation();
   if (relid == InvalidOid || relid == cat.keys || relid == cat.keys_client_idx || relid == cat.keys_pkey ||
-      relid == cat.tenants || relid == cat.tenants_pkey)
+      relid == cat.tenants || relid == cat.tenants_pkey) {
     cat.valid = false;
+    inval_count++;
+  }
 }
 
 Oid relid_in(Oid nsp, const char *name) {
@@ -71,36 +107,55 @@ AttrNumber attnum_of(Oid rel, const char *name) {
   return n;
 }
 
+// True if the tenants carry an ALWAYS-enabled tenants_changed trigger.
+bool tenants_invalidate_cache(Oid tenants) {
+  Relation rel = table_open(tenants, AccessShareLock);
+  bool found = false;
+  for (int i = 0; rel->trigdesc != nullptr && i < rel->trigdesc->numtriggers; i++) {
+    const Trigger &t = rel->trigdesc->triggers[i];
+    if (strcmp(t.tgname, "tenants_changed") == 0 && t.tgenabled == TRIGGER_FIRES_ALWAYS) found = true;
+  }
+  table_close(rel, NoLock);
+  return found;
+}
+
 void load_catalog() {
   if (cat.valid) return;
   if (!callback_registered) {
     CacheRegisterRelcacheCallback(relcache_callback, (Datum)0);
     callback_registered = true;
   }
-  Oid nsp = get_namespace_oid("apikeys", false);
-  Catalog c{};
-  c.keys = relid_in(nsp, "keys");
-  c.keys_client_idx = relid_in(nsp, "keys_client_id_key");
-  c.keys_pkey = relid_in(nsp, "keys_pkey");
-  c.tenants = relid_in(nsp, "tenants");
-  c.tenants_pkey = relid_in(nsp, "tenants_pkey");
-  c.key_id = attnum_of(c.keys, "key_id");
-  c.tenant_id = attnum_of(c.keys, "tenant_id");
-  c.key_set_id = attnum_of(c.keys, "key_set_id");
-  c.owner = attnum_of(c.keys, "owner");
-  c.permissions = attnum_of(c.keys, "permissions");
-  c.status = attnum_of(c.keys, "status");
-  c.expires_at = attnum_of(c.keys, "expires_at");
-  c.key_hash = attnum_of(c.keys, "key_hash");
-  c.hash_scheme = attnum_of(c.keys, "hash_scheme");
-  c.previous_hash = attnum_of(c.keys, "previous_hash");
-  c.previous_hash_scheme = attnum_of(c.keys, "previous_hash_scheme");
-  c.previous_expires_at = attnum_of(c.keys, "previous_expires_at");
-  c.enabled = attnum_of(c.tenants, "enabled");
-  c.valid = true;
+  Catalog c;
+  uint64 seen;
+  do {  // again if an invalidation arrived while reading the catalogs
+    seen = inval_count;
+    Oid nsp = get_namespace_oid("apikeys", false);
+    c = Catalog{};
+    c.keys = relid_in(nsp, "keys");
+    c.keys_client_idx = relid_in(nsp, "keys_client_id_key");
+    c.keys_pkey = relid_in(nsp, "keys_pkey");
+    c.tenants = relid_in(nsp, "tenants");
+    c.tenants_pkey = relid_in(nsp, "tenants_pkey");
+    c.key_id = attnum_of(c.keys, "key_id");
+    c.client_id = attnum_of(c.keys, "client_id");
+    c.tenant_id = attnum_of(c.keys, "tenant_id");
+    c.key_set_id = attnum_of(c.keys, "key_set_id");
+    c.owner = attnum_of(c.keys, "owner");
+    c.permissions = attnum_of(c.keys, "permissions");
+    c.status = attnum_of(c.keys, "status");
+    c.expires_at = attnum_of(c.keys, "expires_at");
+    c.key_hash = attnum_of(c.keys, "key_hash");
+    c.hash_scheme = attnum_of(c.keys, "hash_scheme");
+    c.previous_hash = attnum_of(c.keys, "previous_hash");
+    c.previous_hash_scheme = attnum_of(c.keys, "previous_hash_scheme");
+    c.previous_expires_at = attnum_of(c.keys, "previous_expires_at");
+    c.enabled = attnum_of(c.tenants, "enabled");
+    c.tenant_cache = tenants_invalidate_cache(c.tenants);
+    c.valid = true;
+  } while (seen != inval_count);
   cat = c;
+  new_tenant_generation();
 }
-
 
 // Hash of the presented key under a stored scheme, compared in constant time.
 bool hash_matches(std::string_view key, Datum scheme_d, Datum hash_d) {
@@ -130,16 +185,18 @@ const char *state_code(const Datum *v, const bool *n, TimestampTz now) {
 }
 
 // Probes a unique index for one value and hands the row, if any, to on_row while its buffer
-// is pinned. The locks are kept until the end of the transaction, as the executor keeps its
-// own: releasing them would cost a lock-table round trip per relation and call.
+// is pinned. Reads with the statement's snapshot, or with latest = true with a snapshot
+// taken after the locks (so after the invalidations they accept). The locks are kept until
+// the end of the transaction, as the executor keeps its own: releasing them would cost a
+// lock-table round trip per relation and call.
 template <typename F>
-bool probe_unique(Oid relid, Oid indexid, RegProcedure eqproc, Datum value, F &&on_row) {
+bool probe_unique(Oid relid, Oid indexid, RegProcedure eqproc, Datum value, bool latest, F &&on_row) {
   Relation rel = table_open(relid, AccessShareLock);
   Relation idx = index_open(indexid, AccessShareLock);
   ScanKeyData sk;
   ScanKeyInit(&sk, 1, BTEqualStrategyNumber, eqproc, value);
   sk.sk_collation = idx->rd_indcollation[0];
-  IndexScanDesc scan = index_beginscan(rel, idx, current_snapshot(), 1, 0);
+  IndexScanDesc scan = index_beginscan(rel, idx, latest ? GetLatestSnapshot() : current_snapshot(), 1, 0);
   index_rescan(scan, &sk, 1, nullptr, 0);
   TupleTableSlot *slot = table_slot_create(rel, nullptr);
   bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
@@ -151,14 +208,53 @@ bool probe_unique(Oid relid, Oid indexid, RegProcedure eqproc, Datum value, F &&
   return found;
 }
 
-// True if the tenant exists and is enabled: one probe of the tenants primary key.
-bool tenant_enabled(text *tenant_id) {
+// The tenant's enabled column from the table (false if there is no such tenant).
+bool read_tenant_enabled(text *tenant_id, bool latest) {
   bool enabled = false;
-  probe_unique(cat.tenants, cat.tenants_pkey, F_TEXTEQ, PointerGetDatum(tenant_id), [&](TupleTableSlot *slot) {
-    bool isnull;
-    Datum d = slot_getattr(slot, cat.enabled, &isnull);
-    enabled = !isnull && DatumGetBool(d);
-  });
+  probe_unique(cat.tenants, cat.tenants_pkey, F_TEXTEQ, PointerGetDatum(tenant_id), latest,
+               [&](TupleTableSlot *slot) {
+                 bool isnull;
+                 Datum d = slot_getattr(slot, cat.enabled, &isnull);
+                 enabled = !isnull && DatumGetBool(d);
+               });
+  return enabled;
+}
+
+// True if the tenant exists and is enabled, as last committed: from the backend's cache
+// when it holds the tenant, else one probe of the tenants primary key with the latest
+// snapshot, remembered. Without the tenants_changed trigger (a 1.0 schema), and in parallel
+// mode (no latest snapshot there), always a probe with the statement's snapshot.
+bool tenant_enabled(text *tenant_id) {
+  if (cat.tenant_cache && !IsInParallelMode()) {
+    AcceptInvalidationMessages();  // a change committed since this transaction's last lock
+    load_catalog();
+  }
+  if (!cat.tenant_cache || IsInParallelMode()) return read_tenant_enabled(tenant_id, false);
+  std::string_view id(VARDATA_ANY(tenant_id), VARSIZE_ANY_EXHDR(tenant_id));
+  if (id.size() > sizeof TenantSlot::id) return read_tenant_enabled(tenant_id, true);
+  if (tenant_slots == nullptr)
+    tenant_slots = static_cast<TenantSlot *>(MemoryContextAllocZero(TopMemoryContext, sizeof(TenantSlot) * kTenantSlots));
+  uint32 home = hash_bytes(reinterpret_cast<const unsigned char *>(id.data()), static_cast<int>(id.size()));
+  auto find = [&]() -> TenantSlot * {  // the tenant's slot, or the free one where it goes
+    for (uint32 i = 0;; i++) {
+      TenantSlot *slot = &tenant_slots[(home + i) % kTenantSlots];
+      if (slot->generation != tenant_generation ||
+          (slot->len == id.size() && memcmp(slot->id, id.data(), id.size()) == 0))
+        return slot;
+    }
+  };
+  TenantSlot *slot = find();
+  if (slot->generation == tenant_generation) return slot->enabled;
+  // Any change committed before the invalidations accepted so far (here or by the probe's
+  // locks) is visible to the latest snapshot; any later one starts a new generation.
+  bool enabled = read_tenant_enabled(tenant_id, true);
+  if (tenant_live >= kTenantSlots / 2) new_tenant_generation();
+  slot = find();  // the probe may have started a new generation
+  slot->generation = tenant_generation;
+  slot->enabled = enabled;
+  slot->len = static_cast<uint8>(id.size());
+  memcpy(slot->id, id.data(), id.size());
+  tenant_live++;
   return enabled;
 }
 
@@ -174,7 +270,7 @@ bool covers_all(ArrayType *granted, ArrayType *required) {
 
 }  // namespace
 
-// Verifies a presented key: decides MALFORMED without a table, then one index probe.
+// Verifies a presented key: decides MALFORMED without a table, then one primary-key probe.
 void apikeys::glue::verify_presented_key(Datum key_d, bool key_isnull, Datum required, bool required_isnull,
                                          Verdict *r) {
   *r = Verdict{};
@@ -189,13 +285,16 @@ void apikeys::glue::verify_presented_key(Datum key_d, bool key_isnull, Datum req
 
   load_catalog();
   r->code = "NOT_FOUND";
-  text *client_id = cstring_to_text_with_len(key.data(), static_cast<int>(client_len));
-  probe_unique(cat.keys, cat.keys_client_idx, F_TEXTEQ, PointerGetDatum(client_id), [&](TupleTableSlot *slot) {
+  std::string_view client_id = key.substr(0, client_len);
+  bool held = false;  // the row found is the presented key's
+  auto examine = [&](TupleTableSlot *slot) {
     slot_getallattrs(slot);
     Datum *v = slot->tts_values;
     bool *n = slot->tts_isnull;
-    TimestampTz now = GetCurrentTransactionStartTimestamp();
     auto col = [](AttrNumber a) { return a - 1; };
+    if (text_view(v[col(cat.client_id)]) != client_id) return;
+    held = true;
+    TimestampTz now = GetCurrentTransactionStartTimestamp();
     bool match = hash_matches(key, v[col(cat.hash_scheme)], v[col(cat.key_hash)]);
     if (!match && !n[col(cat.previous_hash)] && !n[col(cat.previous_hash_scheme)] &&
         !n[col(cat.previous_expires_at)] && DatumGetTimestampTz(v[col(cat.previous_expires_at)]) > now)
@@ -213,7 +312,14 @@ void apikeys::glue::verify_presented_key(Datum key_d, bool key_isnull, Datum req
         r->expires_at = r->has_expiry ? DatumGetTimestampTz(v[col(cat.expires_at)]) : 0;
       }
     }
-  });
+  };
+  // A key made since 1.1 has the id its client id determines: one probe of the primary key.
+  probe_unique(cat.keys, cat.keys_pkey, F_INT8EQ, Int64GetDatum(core::key_id_of(client_id)), false, examine);
+  // A key made by 1.0 (a random id), or none: the client id's own unique index.
+  if (!held) {
+    text *client_t = cstring_to_text_with_len(client_id.data(), static_cast<int>(client_id.size()));
+    probe_unique(cat.keys, cat.keys_client_idx, F_TEXTEQ, PointerGetDatum(client_t), false, examine);
+  }
   if (r->code[0] != 'V') return;
 
   if (!tenant_enabled(r->tenant_id))
@@ -227,7 +333,7 @@ const char *apikeys::glue::key_state(int64 key_id) {
   load_catalog();
   const char *code = "NOT_FOUND";
   text *tenant_id = nullptr;
-  probe_unique(cat.keys, cat.keys_pkey, F_INT8EQ, Int64GetDatum(key_id), [&](TupleTableSlot *slot) {
+  probe_unique(cat.keys, cat.keys_pkey, F_INT8EQ, Int64GetDatum(key_id), false, [&](TupleTableSlot *slot) {
     slot_getallattrs(slot);
     code = state_code(slot->tts_values, slot->tts_isnull, GetCurrentTransactionStartTimestamp());
     if (code[0] == 'V') tenant_id = DatumGetTextPCopy(slot->tts_values[cat.tenant_id - 1]);
@@ -397,4 +503,12 @@ Datum apikeys_current_permissions(PG_FUNCTION_ARGS) {
 Datum apikeys_has_permission(PG_FUNCTION_ARGS) {
   if (!binding.bound || PG_ARGISNULL(0)) PG_RETURN_BOOL(false);
   PG_RETURN_BOOL(core::any_covers(binding.perms, binding.nperms, text_view(PG_GETARG_DATUM(0))));
+}
+
+// Statement trigger of apikeys.tenants: invalidates every backend's tenant cache at commit.
+Datum apikeys_tenants_changed(PG_FUNCTION_ARGS) {
+  if (!CALLED_AS_TRIGGER(fcinfo))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED), errmsg("must be called as a trigger")));
+  CacheInvalidateRelcache(reinterpret_cast<TriggerData *>(fcinfo->context)->tg_relation);
+  PG_RETURN_POINTER(nullptr);
 }

@@ -68,6 +68,20 @@ is($standby->safe_psql('postgres', qq{SELECT code FROM apikeys.verify('$key')}),
 	'a deactivation replicates');
 $primary->safe_psql('postgres', "SELECT apikeys.activate_key($key_id)");
 
+# A long-lived standby session caches the tenant switch; a disable on the primary reaches
+# that cache through the invalidation replayed from the commit record.
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+my $ssession = $standby->background_psql('postgres');
+is($ssession->query_safe(qq{SELECT code FROM apikeys.verify('$key')}), 'VALID', 'standby session: VALID, switch cached');
+$primary->safe_psql('postgres', q{UPDATE apikeys.tenants SET enabled = false WHERE tenant_id = 'acme'});
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+is($ssession->query_safe(qq{SELECT code FROM apikeys.verify('$key')}), 'TENANT_DISABLED',
+	'standby session: a disable replayed from WAL reaches the cache');
+$primary->safe_psql('postgres', q{UPDATE apikeys.tenants SET enabled = true WHERE tenant_id = 'acme'});
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+is($ssession->query_safe(qq{SELECT code FROM apikeys.verify('$key')}), 'VALID', 'standby session: and so does the enable');
+$ssession->quit;
+
 # A restart keeps everything.
 $primary->restart;
 is($primary->safe_psql('postgres', qq{SELECT code FROM apikeys.verify('$key')}), 'VALID', 'VALID after restart');

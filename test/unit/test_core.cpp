@@ -108,6 +108,29 @@ TEST(Key, KnownKeyParses) {
   EXPECT_FALSE(valid_client_id("ak0123456789abcdef0"));
 }
 
+TEST(Key, KeyIdOfClientId) {
+  // The id's 16 base62 digits as a number, mod 2^63 - 1, plus 1 (values from Python).
+  EXPECT_EQ(key_id_of("ak_0000000000000000"), 1);
+  EXPECT_EQ(key_id_of("ak_0000000000000001"), 2);
+  EXPECT_EQ(key_id_of("ak_3x9Kq2mP7wZ1aBcD"), INT64_C(1185997755035371149));
+  EXPECT_EQ(key_id_of("ak_zzzzzzzzzzzzzzzz"), INT64_C(7507589274499571573));
+  EXPECT_EQ(key_id_of("x_00000AzL8n0Y58m6"), INT64_MAX);  // 2^63 - 2
+  EXPECT_EQ(key_id_of("x_00000AzL8n0Y58m7"), 1);          // 2^63 - 1 wraps
+  // The prefix does not take part; malformed client ids give 0.
+  EXPECT_EQ(key_id_of("prod1_3x9Kq2mP7wZ1aBcD"), key_id_of("ak_3x9Kq2mP7wZ1aBcD"));
+  EXPECT_EQ(key_id_of("ak_3x9Kq2mP7wZ1aBc"), 0);
+  EXPECT_EQ(key_id_of("AK_3x9Kq2mP7wZ1aBcD"), 0);
+  EXPECT_EQ(key_id_of(""), 0);
+  // Against the definition, with 128-bit arithmetic, for random client ids.
+  for (int i = 0; i < 10000; i++) {
+    std::string client = generate_key("ak").client_id;
+    unsigned __int128 v = 0;
+    for (char c : client.substr(3)) v = v * 62 + static_cast<unsigned>(base62_value(static_cast<unsigned char>(c)));
+    int64_t expected = static_cast<int64_t>(static_cast<uint64_t>(v % ((uint64_t{1} << 63) - 1)) + 1);
+    ASSERT_EQ(key_id_of(client), expected) << client;
+  }
+}
+
 TEST(Key, Rejections) {
   size_t n;
   NewKey k = generate_key("ak");

@@ -4,6 +4,6 @@
 \set t random(0, 99)
 \set o random(1, 100000)
 \set r random(1, 9000000000000000000)
-INSERT INTO bench.bare_keys (client_id, tenant_id, owner, name, permissions, hint, key_hash, hash_scheme)
-VALUES ('ak_' || :r, 'tenant-' || :t, 'user-' || :o, 'bench', ARRAY[:perm], 'abcd',
+INSERT INTO bench.bare_keys (key_id, client_id, tenant_id, owner, name, permissions, hint, key_hash, hash_scheme)
+VALUES (:r, 'ak_' || :r, 'tenant-' || :t, 'user-' || :o, 'bench', ARRAY[:perm], 'abcd',
         '\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'sha256');

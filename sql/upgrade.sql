@@ -20,6 +20,21 @@ SELECT code FROM apikeys.verify(:'old_key');
 UPDATE apikeys.tenants SET enabled = true WHERE tenant_id = 'acme';
 SELECT code FROM apikeys.verify(:'old_key');
 
+-- 1.0's NOTIFY payloads, to compare with 1.1's: quotes, control characters, multibyte
+-- owners and actors longer than the 500 characters a payload keeps, a NULL owner.
+SELECT count(*) FROM apikeys.create_tenant(E'q"uo\\te\n' || repeat('é', 190));
+BEGIN;
+SELECT count(*) FROM set_config('apikeys.actor', E'act"or\t' || repeat('ü', 700), true);
+SELECT count(*) FROM apikeys.create_key(E'q"uo\\te\n' || repeat('é', 190), 'odd', owner => repeat('ø', 800));
+COMMIT;
+CREATE TABLE payloads_10 AS
+  SELECT e.event_id, o.owner, apikeys._event_payload(e, o.owner) AS payload
+  FROM apikeys.events e, (VALUES (NULL), ('alice'), (E'b"ob\\' || repeat('ø', 800))) o(owner);
+-- Roles that may evaluate the column defaults keep that right.
+CREATE ROLE upgrade_actor;
+CREATE ROLE upgrade_other;
+GRANT EXECUTE ON FUNCTION apikeys.current_actor() TO upgrade_actor;
+
 ALTER EXTENSION apikeys UPDATE TO '1.1';
 SELECT extversion FROM pg_extension WHERE extname = 'apikeys';
 SELECT code, key_id = :old_id AS same_key FROM apikeys.verify(:'old_key');
@@ -37,6 +52,20 @@ SELECT code FROM apikeys.verify(:'new_key');
 SELECT code FROM apikeys.verify(:'rolled');
 UPDATE apikeys.tenants SET enabled = true WHERE tenant_id = 'acme';
 SELECT code FROM apikeys.verify(:'new_key');
+-- The payload is byte for byte 1.0's.
+SELECT count(*) AS payloads, count(*) FILTER (WHERE apikeys._event_payload(e, p.owner) = p.payload) AS same,
+       max(length(p.payload) - length(e.event_id::text) - length(coalesce(e.key_id::text, ''))) AS longest_but_ids
+  FROM payloads_10 p JOIN apikeys.events e USING (event_id);
+SELECT has_function_privilege('upgrade_actor', 'apikeys._actor()', 'EXECUTE') AS actor_kept,
+       has_function_privilege('upgrade_other', 'apikeys._actor()', 'EXECUTE') AS other_has_none;
+-- The defaults record the same actor as before.
+BEGIN;
+SET LOCAL apikeys.actor = 'user-42';
+SELECT key_id AS k42 FROM apikeys.create_key('acme', 'by42') \gset
+SELECT created_by, updated_by FROM apikeys.keys WHERE key_id = :k42;
+SELECT actor FROM apikeys.events WHERE action = 'created' AND details ->> 'name' = 'by42';
+COMMIT;
+SELECT apikeys._actor() = session_user::text AS actor_is_session_user, apikeys._actor() = apikeys.current_actor() AS same_rule;
 -- What 1.1 added, and what it changed.
 SELECT tgname, tgenabled FROM pg_trigger
  WHERE tgrelid IN ('apikeys.keys'::regclass, 'apikeys.tenants'::regclass) AND tgname IN ('keys_id', 'tenants_changed')
@@ -44,7 +73,8 @@ SELECT tgname, tgenabled FROM pg_trigger
 SELECT column_default IS NULL AS key_id_has_no_default FROM information_schema.columns
  WHERE table_schema = 'apikeys' AND table_name = 'keys' AND column_name = 'key_id';
 SELECT p.proname, p.proacl IS NOT NULL AND NOT EXISTS (SELECT FROM aclexplode(p.proacl) a WHERE a.grantee = 0) AS not_public
-  FROM pg_proc p WHERE p.pronamespace = 'apikeys'::regnamespace AND p.proname IN ('_key_id', '_keys_id', '_tenants_changed')
+  FROM pg_proc p WHERE p.pronamespace = 'apikeys'::regnamespace
+   AND p.proname IN ('_key_id', '_keys_id', '_tenants_changed', '_actor', '_event_payload')
  ORDER BY 1;
 -- Every object of the update belongs to the extension.
 SELECT count(*) AS loose_objects FROM pg_proc p
@@ -53,3 +83,5 @@ SELECT count(*) AS loose_objects FROM pg_proc p
 
 \c :regress_db
 DROP DATABASE apikeys_upgrade;
+DROP ROLE upgrade_actor;
+DROP ROLE upgrade_other;

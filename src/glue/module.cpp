@@ -8,8 +8,12 @@ extern "C" {
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/array.h"
+#include "utils/datetime.h"
 #include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/snapmgr.h"
 
 PG_MODULE_MAGIC;
@@ -27,6 +31,8 @@ PG_FUNCTION_INFO_V1(apikeys_count_active_keys);
 PG_FUNCTION_INFO_V1(apikeys_count_live_keys);
 PG_FUNCTION_INFO_V1(apikeys_allow_event_purge);
 PG_FUNCTION_INFO_V1(apikeys_event_purge_allowed);
+PG_FUNCTION_INFO_V1(apikeys_actor);
+PG_FUNCTION_INFO_V1(apikeys_event_payload);
 }
 
 namespace core = apikeys::core;
@@ -302,3 +308,82 @@ Datum apikeys_allow_event_purge(PG_FUNCTION_ARGS) {
 
 // Whether this transaction is inside apikeys.purge().
 Datum apikeys_event_purge_allowed(PG_FUNCTION_ARGS) { PG_RETURN_BOOL(event_purge_allowed); }
+
+// The actor of the current transaction: apikeys.actor when set and not empty, else the
+// session user (what apikeys.current_actor() computes, without planning a SQL body).
+Datum apikeys_actor(PG_FUNCTION_ARGS) {
+  if (actor_value != nullptr && actor_value[0] != '\0') PG_RETURN_TEXT_P(cstring_to_text(actor_value));
+  PG_RETURN_TEXT_P(cstring_to_text(GetUserNameFromId(GetSessionUserId(), false)));
+}
+
+namespace {
+
+// Appends "name" : value to a JSON object under construction, as json_build_object does.
+void json_key(StringInfo out, const char *name, bool first) {
+  if (!first) appendStringInfoString(out, ", ");
+  escape_json(out, name);
+  appendStringInfoString(out, " : ");
+}
+
+// A text attribute of the event row as a JSON string cut to 500 characters, or null.
+void json_text_attr(StringInfo out, HeapTupleHeader ev, const char *name) {
+  bool isnull;
+  Datum d = GetAttributeByName(ev, name, &isnull);
+  json_key(out, name, false);
+  if (isnull) {
+    appendStringInfoString(out, "null");
+    return;
+  }
+  text *t = DatumGetTextPP(d);
+  const char *p = VARDATA_ANY(t);
+  int len = pg_mbcharcliplen(p, static_cast<int>(VARSIZE_ANY_EXHDR(t)), 500);
+  escape_json(out, pnstrdup(p, len));
+}
+
+// A bigint attribute of the event row as a JSON number, or null.
+void json_int8_attr(StringInfo out, HeapTupleHeader ev, const char *name, bool first) {
+  bool isnull;
+  Datum d = GetAttributeByName(ev, name, &isnull);
+  json_key(out, name, first);
+  if (isnull)
+    appendStringInfoString(out, "null");
+  else
+    appendStringInfo(out, INT64_FORMAT, DatumGetInt64(d));
+}
+
+}  // namespace
+
+// The NOTIFY payload of an event (ids, action, time, tenant, owner, actor; names cut to 500
+// characters), byte for byte what 1.0's json_build_object made.
+Datum apikeys_event_payload(PG_FUNCTION_ARGS) {
+  if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+  HeapTupleHeader ev = PG_GETARG_HEAPTUPLEHEADER(0);
+  StringInfoData out;
+  initStringInfo(&out);
+  appendStringInfoChar(&out, '{');
+  json_int8_attr(&out, ev, "event_id", true);
+  json_text_attr(&out, ev, "action");
+  bool isnull;
+  Datum at = GetAttributeByName(ev, "at", &isnull);
+  json_key(&out, "at", false);
+  if (isnull) {
+    appendStringInfoString(&out, "null");
+  } else {
+    char buf[MAXDATELEN + 1];
+    appendStringInfo(&out, "\"%s\"", JsonEncodeDateTime(buf, at, TIMESTAMPTZOID, nullptr));
+  }
+  json_text_attr(&out, ev, "tenant_id");
+  json_int8_attr(&out, ev, "key_id", false);
+  json_int8_attr(&out, ev, "key_set_id", false);
+  json_key(&out, "owner", false);
+  if (PG_ARGISNULL(1)) {
+    appendStringInfoString(&out, "null");
+  } else {
+    text *t = PG_GETARG_TEXT_PP(1);
+    const char *p = VARDATA_ANY(t);
+    escape_json(&out, pnstrdup(p, pg_mbcharcliplen(p, static_cast<int>(VARSIZE_ANY_EXHDR(t)), 500)));
+  }
+  json_text_attr(&out, ev, "actor");
+  appendStringInfoChar(&out, '}');
+  PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
+}

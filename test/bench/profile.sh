@@ -111,4 +111,34 @@ perstmt "$out/callgrind.stmt-verify-1.out" "$out/callgrind.stmt-verify-2.out" >"
 echo "   top symbols of one verify statement, self instructions ((2N run - N run) / N):"
 sed 's/^/     /' "$out/stmt-verify.self.txt"
 perstmt "$out/callgrind.stmt-floor-1.out" "$out/callgrind.stmt-floor-2.out" >"$out/stmt-floor.self.txt"
+
+# ---- writes: create_key against a bare INSERT ----------------------------------------------
+# Each statement is its own transaction (commit included; the time of the WAL flush is not an
+# instruction count). Ids differ from run to run: the rows of earlier runs stay.
+NW=${BENCH_WRITES:-500}
+declare -A WQUERY=(
+  [create_key]="SELECT key_id FROM apikeys.create_key('tenant-' || (\$1 % 100), 'bench', 'user-' || \$1, ARRAY['reports:read'])"
+  [bare_insert]="INSERT INTO bench.bare_keys (key_id, client_id, tenant_id, owner, name, permissions, hint, key_hash, hash_scheme) VALUES (\$1, 'ak_' || \$1, 'tenant-' || (\$1 % 100), 'user-' || \$1, 'bench', ARRAY['reports:read'], 'abcd', '\\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'sha256')"
+)
+echo "== instructions per write statement (each its own transaction; (2N - N statements) / N, N = $NW)" |
+  tee -a "$out/summary.txt"
+base=0
+for v in bare_insert create_key; do
+  for m in 1 2; do
+    {
+      echo "PREPARE w(bigint) AS ${WQUERY[$v]};"
+      seq $((base + 1)) $((base + m * NW)) | sed 's/.*/EXECUTE w(&);/'
+    } >"$out/write-$v-$m.sql"
+    base=$((base + 1000000))
+    ir[$m]=$(callgrind "write-$v-$m" "" "$out/write-$v-$m.sql")
+  done
+  per=$(( (ir[2] - ir[1]) / NW ))
+  printf '   %-11s %8d instructions per statement\n' "$v" "$per" | tee -a "$out/summary.txt"
+  eval "per_$v=$per"
+done
+awk -v c="$per_create_key" -v b="$per_bare_insert" 'BEGIN { printf "   create_key / bare INSERT = %.2f (instructions)\n", c / b }' |
+  tee -a "$out/summary.txt"
+N=$NW perstmt "$out/callgrind.write-create_key-1.out" "$out/callgrind.write-create_key-2.out" >"$out/write-create_key.self.txt"
+echo "   top symbols of one create_key statement, self instructions:"
+sed 's/^/     /' "$out/write-create_key.self.txt"
 echo "== written to $out (callgrind.*.out: open with callgrind_annotate or kcachegrind)"

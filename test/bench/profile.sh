@@ -79,20 +79,22 @@ declare -A QUERY=(
   [reference]="SELECT r.id, r.tenant_id, r.owner, r.permissions, r.expires_at FROM bench.plain p JOIN bench.ref_keys r ON r.key_hash = digest(p.key, 'sha256') WHERE p.i = \$1 AND r.revoked_at IS NULL AND (r.expires_at IS NULL OR r.expires_at > now())"
   [select1]="SELECT 1 WHERE \$1 IS NOT NULL"
 )
+# per_statement NAME N TYPE QUERY GENERATOR: PREPARE s(TYPE) AS QUERY, then EXECUTE s(x) for
+# the N, then 2N, arguments x that GENERATOR prints when given the count; sets per_NAME to
+# (cost of the 2N run - cost of the N run) / N and prints it.
+per_statement() {
+  local name=$1 n=$2 type=$3 query=$4 gen=$5 m per
+  for m in 1 2; do
+    { echo "PREPARE s($type) AS $query;"; $gen $((m * n)) | sed 's/.*/EXECUTE s(&);/'; } >"$out/stmt-$name-$m.sql"
+    ir[$m]=$(callgrind "stmt-$name-$m" "" "$out/stmt-$name-$m.sql")
+  done
+  per=$(( (ir[2] - ir[1]) / n ))
+  printf '   %-11s %8d instructions per statement\n' "$name" "$per" | tee -a "$out/summary.txt"
+  eval "per_$name=$per"
+}
 echo "== instructions per statement (EXECUTE of a prepared statement; (2N - N statements) / N, N = $N)" |
   tee -a "$out/summary.txt"
-for v in select1 floor floor_keys reference verify; do
-  for m in 1 2; do
-    {
-      echo "PREPARE s(int) AS ${QUERY[$v]};"
-      picks $((m * N)) | sed 's/.*/EXECUTE s(&);/'
-    } >"$out/stmt-$v-$m.sql"
-    ir[$m]=$(callgrind "stmt-$v-$m" "" "$out/stmt-$v-$m.sql")
-  done
-  per=$(( (ir[2] - ir[1]) / N ))
-  printf '   %-11s %8d instructions per statement\n' "$v" "$per" | tee -a "$out/summary.txt"
-  eval "per_$v=$per"
-done
+for v in select1 floor floor_keys reference verify; do per_statement "$v" "$N" int "${QUERY[$v]}" picks; done
 awk -v v="$per_verify" -v f="$per_floor" -v k="$per_floor_keys" -v r="$per_reference" 'BEGIN {
   printf "   verify / floor = %.2f, verify / floor_keys = %.2f, verify / reference = %.2f (instructions; lower is better)\n", v / f, v / k, v / r }' |
   tee -a "$out/summary.txt"
@@ -122,23 +124,11 @@ declare -A WQUERY=(
 )
 echo "== instructions per write statement (each its own transaction; (2N - N statements) / N, N = $NW)" |
   tee -a "$out/summary.txt"
-base=0
-for v in bare_insert create_key; do
-  for m in 1 2; do
-    {
-      echo "PREPARE w(bigint) AS ${WQUERY[$v]};"
-      seq $((base + 1)) $((base + m * NW)) | sed 's/.*/EXECUTE w(&);/'
-    } >"$out/write-$v-$m.sql"
-    base=$((base + 1000000))
-    ir[$m]=$(callgrind "write-$v-$m" "" "$out/write-$v-$m.sql")
-  done
-  per=$(( (ir[2] - ir[1]) / NW ))
-  printf '   %-11s %8d instructions per statement\n' "$v" "$per" | tee -a "$out/summary.txt"
-  eval "per_$v=$per"
-done
+write_ids() { seq $(($1 * 1000000 + 1)) $(($1 * 1000000 + $1)); }  # new ids for each run
+for v in bare_insert create_key; do per_statement "$v" "$NW" bigint "${WQUERY[$v]}" write_ids; done
 awk -v c="$per_create_key" -v b="$per_bare_insert" 'BEGIN { printf "   create_key / bare INSERT = %.2f (instructions)\n", c / b }' |
   tee -a "$out/summary.txt"
-N=$NW perstmt "$out/callgrind.write-create_key-1.out" "$out/callgrind.write-create_key-2.out" >"$out/write-create_key.self.txt"
+N=$NW perstmt "$out/callgrind.stmt-create_key-1.out" "$out/callgrind.stmt-create_key-2.out" >"$out/stmt-create_key.self.txt"
 echo "   top symbols of one create_key statement, self instructions:"
-sed 's/^/     /' "$out/write-create_key.self.txt"
+sed 's/^/     /' "$out/stmt-create_key.self.txt"
 echo "== written to $out (callgrind.*.out: open with callgrind_annotate or kcachegrind)"

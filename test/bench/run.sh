@@ -490,6 +490,42 @@ if [ ${#write_variants[@]} -gt 0 ]; then
 fi
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 
+# Where verify's time goes, in real time: each piece as one statement over the same 100,000
+# valid keys in random order (no protocol, no per-statement start-up), 3 runs, median, in
+# microseconds per row. Memory effects of a 1M-row table show here and not in the
+# instruction counts of make bench-profile.
+per_call() {
+  local sql="$out/per_call.sql" n=100000
+  {
+    echo "CREATE EXTENSION IF NOT EXISTS pgcrypto;"
+    echo "SET enable_hashjoin = off; SET enable_mergejoin = off;"
+    echo "CREATE TEMP TABLE picks AS SELECT p.key, (random() * 999999)::int + 1 AS aid FROM bench.plain p"
+    echo "  WHERE p.i % 10 BETWEEN 1 AND 9 ORDER BY random() LIMIT $n;"
+    echo "\\timing on"
+  } >"$sql"
+  local -a what=(
+    "pgbench_accounts primary-key probe|SELECT count(a.abalance) FROM picks p JOIN pgbench_accounts a ON a.aid = p.aid"
+    "apikeys.keys primary-key probe, key_id only|SELECT count(k.key_id) FROM picks p JOIN apikeys.keys k ON k.key_id = apikeys._key_id(left(p.key, 19))"
+    "apikeys.keys primary-key probe, whole row read|SELECT count(k.key_hash), count(k.previous_expires_at) FROM picks p JOIN apikeys.keys k ON k.key_id = apikeys._key_id(left(p.key, 19))"
+    "the same + SHA-256 (pgcrypto digest)|SELECT count(k.key_hash = digest(p.key, 'sha256')) FROM picks p JOIN apikeys.keys k ON k.key_id = apikeys._key_id(left(p.key, 19))"
+    "SHA-256 alone (pgcrypto digest)|SELECT count(digest(p.key, 'sha256')) FROM picks p"
+    "apikeys.verify|SELECT count((apikeys.verify(p.key)).code) FROM picks p"
+    "apikeys.verify, malformed (no table)|SELECT count((apikeys.verify(p.key || 'x')).code) FROM picks p")
+  local w r
+  for w in "${what[@]}"; do
+    for r in 1 2 3 4; do echo "${w#*|};"; done  # the first run warms up and is not counted
+  done >>"$sql"
+  "${PSQL[@]}" -f "$sql" 2>&1 | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n $(( ${#what[@]} * 4 )) >"$out/per_call.raw"
+  local i=0
+  for w in "${what[@]}"; do
+    sed -n "$((i * 4 + 2)),$((i * 4 + 4))p" "$out/per_call.raw" | sort -n | sed -n 2p |
+      awk -v label="${w%%|*}" -v n="$n" '{ printf "  %-50s %6.2f us\n", label, $1 * 1000 / n }'
+    i=$((i + 1))
+  done | tee "$out/per_call.txt"
+}
+echo "== per row, in one statement over $((100000)) valid keys (median of 3 runs; microseconds)"
+per_call
+
 summarise "${read_variants[@]}" "${write_variants[@]}"
 {
   echo "$KEYS keys; ratios are of medians at the same client count: /floor = to the key pick + PK probe,"

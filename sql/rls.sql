@@ -99,6 +99,17 @@ SELECT apikeys.has_permission('reports:read'), apikeys.has_permission('anything:
 SELECT count(*) FROM reports;
 COMMIT;
 
+-- has_permission answers a constant argument once per binding (a policy calls it per row):
+-- a new binding in the middle of a statement is seen at once (no ORDER BY: it would evaluate
+-- has_permission below the sort, before the volatile authenticate); a varying argument is
+-- judged at every call.
+BEGIN;
+SELECT v.n, (apikeys.authenticate(v.key)).code, apikeys.has_permission('reports:read') AS reports_read
+  FROM (VALUES (1, :'key_a'), (2, :'key_none'), (3, :'key_all'), (4, 'ak_bad')) v(n, key);
+SELECT code FROM apikeys.authenticate(:'key_b');
+SELECT p, apikeys.has_permission(p) FROM unnest(ARRAY['reports:read', 'billing:read', 'reports:write']) p;
+COMMIT;
+
 -- A bad key binds nothing and clears an earlier binding of the transaction.
 BEGIN;
 SELECT code FROM apikeys.authenticate(:'key_a');

@@ -414,6 +414,7 @@ struct Binding {
 };
 Binding binding;
 MemoryContext binding_cxt = nullptr;
+uint64 binding_generation = 0;  // counts binds and clears: a memo of an answer is for one binding
 
 void subxact_callback(SubXactEvent event, SubTransactionId sub, SubTransactionId parent, void *) {
   if (!binding.bound || sub != binding.subid) return;
@@ -442,11 +443,13 @@ void apikeys::glue::bind(const Verdict &r) {
   binding.key_set_id = r.key_set_id;
   binding.subid = GetCurrentSubTransactionId();
   binding.bound = true;
+  binding_generation++;
 }
 
 namespace apikeys::glue {
 void clear_binding() {
   binding = Binding{};
+  binding_generation++;
   if (binding_cxt) MemoryContextReset(binding_cxt);
 }
 }  // namespace apikeys::glue
@@ -499,10 +502,32 @@ Datum apikeys_current_permissions(PG_FUNCTION_ARGS) {
   PG_RETURN_ARRAYTYPE_P(DatumGetArrayTypePCopy(PointerGetDatum(binding.permissions)));
 }
 
+namespace {
+// has_permission's answer for its call site, when the argument cannot change during the
+// statement (a constant, as in a policy): computed once per binding, not once per row.
+struct PermissionMemo {
+  bool stable;        // the argument is a constant or an external parameter
+  uint64 generation;  // binding_generation when answer was computed; 0 = none
+  bool answer;
+};
+}  // namespace
+
 // True if a key is bound and one of its permissions covers the given one.
 Datum apikeys_has_permission(PG_FUNCTION_ARGS) {
   if (!binding.bound || PG_ARGISNULL(0)) PG_RETURN_BOOL(false);
-  PG_RETURN_BOOL(core::any_covers(binding.perms, binding.nperms, text_view(PG_GETARG_DATUM(0))));
+  auto *memo = static_cast<PermissionMemo *>(fcinfo->flinfo->fn_extra);
+  if (memo == nullptr) {
+    memo = static_cast<PermissionMemo *>(MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PermissionMemo)));
+    memo->stable = get_fn_expr_arg_stable(fcinfo->flinfo, 0);
+    fcinfo->flinfo->fn_extra = memo;
+  }
+  if (memo->stable && memo->generation == binding_generation) PG_RETURN_BOOL(memo->answer);
+  bool answer = core::any_covers(binding.perms, binding.nperms, text_view(PG_GETARG_DATUM(0)));
+  if (memo->stable) {
+    memo->generation = binding_generation;
+    memo->answer = answer;
+  }
+  PG_RETURN_BOOL(answer);
 }
 
 // Statement trigger of apikeys.tenants: invalidates every backend's tenant cache at commit.

@@ -21,7 +21,7 @@ ALTER TABLE apikeys.keys ALTER COLUMN key_id DROP DEFAULT;
 -- verify (at commit, in every backend, and on hot standbys through the commit record).
 -- ENABLE ALWAYS: it also fires for pg_restore and logical replication, which run as replica.
 CREATE FUNCTION apikeys._tenants_changed() RETURNS trigger
-  AS 'MODULE_PATHNAME', 'apikeys_tenants_changed' LANGUAGE C;
+  AS 'MODULE_PATHNAME', 'apikeys_relation_changed' LANGUAGE C;
 CREATE TRIGGER tenants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apikeys.tenants
   FOR EACH STATEMENT EXECUTE FUNCTION apikeys._tenants_changed();
 ALTER TABLE apikeys.tenants ENABLE ALWAYS TRIGGER tenants_changed;

@@ -13,6 +13,7 @@ extern "C" {
 #include "utils/array.h"
 #include "utils/datetime.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/snapmgr.h"
 
@@ -22,6 +23,8 @@ PGDLLEXPORT void _PG_init(void);
 PG_FUNCTION_INFO_V1(apikeys_random_id);
 PG_FUNCTION_INFO_V1(apikeys_key_id);
 PG_FUNCTION_INFO_V1(apikeys_keys_id);
+PG_FUNCTION_INFO_V1(apikeys_relation_changed);
+PG_FUNCTION_INFO_V1(apikeys_signing_keys_changed);
 PG_FUNCTION_INFO_V1(apikeys_invalid_permission);
 PG_FUNCTION_INFO_V1(apikeys_uncovered_permission);
 PG_FUNCTION_INFO_V1(apikeys_permission_covers);
@@ -192,6 +195,19 @@ Datum apikeys_keys_id(PG_FUNCTION_ARGS) {
   PG_RETURN_POINTER(heap_modify_tuple_by_cols(tuple, desc, 1, &key_att, &value, &null));
 }
 
+// Statement trigger of a table whose rows backends cache (signing keys for verify_token, the
+// tenant switch for verify): invalidates the table's relcache entry in every backend when
+// the change commits (on hot standbys through the commit record), which empties the caches.
+Datum apikeys_relation_changed(PG_FUNCTION_ARGS) {
+  if (!CALLED_AS_TRIGGER(fcinfo))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED), errmsg("must be called as a trigger")));
+  CacheInvalidateRelcache(reinterpret_cast<TriggerData *>(fcinfo->context)->tg_relation);
+  PG_RETURN_POINTER(nullptr);
+}
+
+// 1.0's name for it (apikeys._signing_keys_changed).
+Datum apikeys_signing_keys_changed(PG_FUNCTION_ARGS) { return apikeys_relation_changed(fcinfo); }
+
 // The text of a permission for a message: NULL elements show as "NULL".
 static Datum permission_text(std::string_view p) {
   return p.data() ? PointerGetDatum(cstring_to_text_with_len(p.data(), static_cast<int>(p.size())))
@@ -325,10 +341,8 @@ void json_key(StringInfo out, const char *name, bool first) {
   appendStringInfoString(out, " : ");
 }
 
-// A text attribute of the event row as a JSON string cut to 500 characters, or null.
-void json_text_attr(StringInfo out, HeapTupleHeader ev, const char *name) {
-  bool isnull;
-  Datum d = GetAttributeByName(ev, name, &isnull);
+// "name" : a text cut to 500 characters as a JSON string, or null.
+void json_cut_text(StringInfo out, const char *name, Datum d, bool isnull) {
   json_key(out, name, false);
   if (isnull) {
     appendStringInfoString(out, "null");
@@ -336,8 +350,14 @@ void json_text_attr(StringInfo out, HeapTupleHeader ev, const char *name) {
   }
   text *t = DatumGetTextPP(d);
   const char *p = VARDATA_ANY(t);
-  int len = pg_mbcharcliplen(p, static_cast<int>(VARSIZE_ANY_EXHDR(t)), 500);
-  escape_json(out, pnstrdup(p, len));
+  escape_json(out, pnstrdup(p, pg_mbcharcliplen(p, static_cast<int>(VARSIZE_ANY_EXHDR(t)), 500)));
+}
+
+// A text attribute of the event row, as json_cut_text writes it.
+void json_text_attr(StringInfo out, HeapTupleHeader ev, const char *name) {
+  bool isnull;
+  Datum d = GetAttributeByName(ev, name, &isnull);
+  json_cut_text(out, name, d, isnull);
 }
 
 // A bigint attribute of the event row as a JSON number, or null.
@@ -375,14 +395,7 @@ Datum apikeys_event_payload(PG_FUNCTION_ARGS) {
   json_text_attr(&out, ev, "tenant_id");
   json_int8_attr(&out, ev, "key_id", false);
   json_int8_attr(&out, ev, "key_set_id", false);
-  json_key(&out, "owner", false);
-  if (PG_ARGISNULL(1)) {
-    appendStringInfoString(&out, "null");
-  } else {
-    text *t = PG_GETARG_TEXT_PP(1);
-    const char *p = VARDATA_ANY(t);
-    escape_json(&out, pnstrdup(p, pg_mbcharcliplen(p, static_cast<int>(VARSIZE_ANY_EXHDR(t)), 500)));
-  }
+  json_cut_text(&out, "owner", PG_GETARG_DATUM(1), PG_ARGISNULL(1));
   json_text_attr(&out, ev, "actor");
   appendStringInfoChar(&out, '}');
   PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));

@@ -17,7 +17,6 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "datatype/timestamp.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
@@ -32,7 +31,6 @@ extern "C" {
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(apikeys_new_signing_key);
-PG_FUNCTION_INFO_V1(apikeys_signing_keys_changed);
 PG_FUNCTION_INFO_V1(apikeys_issue_token);
 PG_FUNCTION_INFO_V1(apikeys_verify_token);
 PG_FUNCTION_INFO_V1(apikeys_authenticate_token);
@@ -497,15 +495,6 @@ Datum apikeys_new_signing_key(PG_FUNCTION_ARGS) {
     values[2] = PointerGetDatum(p);
   }
   PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
-}
-
-// Statement trigger on apikeys.signing_keys: every backend (and every hot standby, through
-// the commit record) drops its cached keys when the change commits.
-Datum apikeys_signing_keys_changed(PG_FUNCTION_ARGS) {
-  if (!CALLED_AS_TRIGGER(fcinfo))
-    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED), errmsg("must be called as a trigger")));
-  CacheInvalidateRelcache(reinterpret_cast<TriggerData *>(fcinfo->context)->tg_relation);
-  PG_RETURN_POINTER(nullptr);
 }
 
 // Exchanges client credentials (the client id and the whole key) for a signed access token.

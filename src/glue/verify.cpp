@@ -34,7 +34,6 @@ PG_FUNCTION_INFO_V1(apikeys_current_owner);
 PG_FUNCTION_INFO_V1(apikeys_current_key_set_id);
 PG_FUNCTION_INFO_V1(apikeys_current_permissions);
 PG_FUNCTION_INFO_V1(apikeys_has_permission);
-PG_FUNCTION_INFO_V1(apikeys_tenants_changed);
 }
 
 namespace core = apikeys::core;
@@ -528,12 +527,4 @@ Datum apikeys_has_permission(PG_FUNCTION_ARGS) {
     memo->answer = answer;
   }
   PG_RETURN_BOOL(answer);
-}
-
-// Statement trigger of apikeys.tenants: invalidates every backend's tenant cache at commit.
-Datum apikeys_tenants_changed(PG_FUNCTION_ARGS) {
-  if (!CALLED_AS_TRIGGER(fcinfo))
-    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED), errmsg("must be called as a trigger")));
-  CacheInvalidateRelcache(reinterpret_cast<TriggerData *>(fcinfo->context)->tg_relation);
-  PG_RETURN_POINTER(nullptr);
 }

@@ -1,16 +1,32 @@
 # apikeys: PGXS build of the C++17 extension, its tests and its tools.
 EXTENSION = apikeys
+EXTVERSION = 1.2
 MODULE_big = apikeys
-DATA = $(wildcard sql/apikeys--*.sql)
+
+# sql/schema/*.sql is the current schema, in install order; the install script of the
+# current version is made from it. Files 01-19 are data (types, tables), 20-89 behaviour
+# (functions, triggers, comments, privileges), 90-99 install-only steps. An update script is
+# its hand-written part (sql/upgrade/) followed by the behaviour files, made re-runnable.
+SCHEMA_FILES = $(sort $(wildcard sql/schema/*.sql))
+SCHEMA_DATA = $(filter sql/schema/0% sql/schema/1%,$(SCHEMA_FILES))
+SCHEMA_CODE = $(filter sql/schema/2% sql/schema/3% sql/schema/4% sql/schema/5% sql/schema/6% sql/schema/7% sql/schema/8%,$(SCHEMA_FILES))
+DATA = sql/apikeys--1.0.sql sql/apikeys--1.0--1.1.sql
+DATA_built = sql/apikeys--$(EXTVERSION).sql sql/apikeys--1.1--1.2.sql
 
 CORE_SRCS = $(wildcard src/core/*.cpp)
 GLUE_SRCS = $(wildcard src/glue/*.cpp)
 OBJS = $(CORE_SRCS:.cpp=.o) $(GLUE_SRCS:.cpp=.o)
 
-PG_CXXFLAGS = -std=c++17 -Wno-register -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -fno-strict-aliasing
+# -MMD -MP: every object depends on the headers it includes (Debian's PGXS tracks none).
+PG_CXXFLAGS = -std=c++17 -Wno-register -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+  -fno-strict-aliasing -MMD -MP
+# WERROR=1 (CI): warnings are errors, and shadowed names are warnings.
+ifeq ($(WERROR),1)
+PG_CXXFLAGS += -Werror -Wshadow
+endif
 SHLIB_LINK = -lcrypto -lstdc++
 
-REGRESS = setup verify encoding lifecycle limits purge privileges secrets tokens rls events upgrade
+REGRESS = setup verify encoding lifecycle limits purge privileges secrets tokens rls events parallel upgrade schema
 # Each suite brings its own server (run as a non-root user: see test/run-tests.sh).
 REGRESS_OPTS = --inputdir=. --temp-instance=tmp_check_regress --temp-config=test/regress.conf
 ISOLATION = race_insert_insert race_activate_activate race_insert_activate race_delete_set race_key_sets race_owner lock_order tenant_switch
@@ -25,17 +41,38 @@ override with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+-include $(OBJS:.o=.d)
+
+SCRIPT_HEADER = printf '%s\n' '\echo Use "$(1)" to load this file. \quit'
+
+sql/apikeys--$(EXTVERSION).sql: $(SCHEMA_FILES)
+	( $(call SCRIPT_HEADER,CREATE EXTENSION apikeys); cat $^ ) > $@
+
+# The hand-written part, the comments of the data files, then the behaviour files with
+# CREATE OR REPLACE (functions keep their oids and grants).
+sql/apikeys--1.1--1.2.sql: sql/upgrade/1.1--1.2.sql $(SCHEMA_DATA) $(SCHEMA_CODE) $(wildcard sql/upgrade/1.1--1.2-after.sql)
+	( $(call SCRIPT_HEADER,ALTER EXTENSION apikeys UPDATE TO '\''1.2'\''); cat sql/upgrade/1.1--1.2.sql; \
+	  awk '/^COMMENT ON /{on=1} on{print} on && /;[ \t]*$$/{on=0}' $(SCHEMA_DATA); \
+	  sed -e 's/^CREATE FUNCTION /CREATE OR REPLACE FUNCTION /' -e 's/^CREATE TRIGGER /CREATE OR REPLACE TRIGGER /' \
+	    $(SCHEMA_CODE); \
+	  if [ -f sql/upgrade/1.1--1.2-after.sql ]; then cat sql/upgrade/1.1--1.2-after.sql; fi ) > $@
+
 # ---- core unit tests (GoogleTest), no PostgreSQL needed --------------------------------
 UNIT_SRCS = $(wildcard test/unit/*.cpp)
 test/unit/run_unit: $(UNIT_SRCS) $(CORE_SRCS) $(wildcard src/core/*.hpp)
-	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -o $@ $(UNIT_SRCS) $(CORE_SRCS) -lgtest -lgtest_main -lcrypto -pthread
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror -Wshadow) -o $@ $(UNIT_SRCS) $(CORE_SRCS) \
+	  -lgtest -lgtest_main -lcrypto -pthread
 
-.PHONY: unit format test
+.PHONY: unit format format-check test
 unit: test/unit/run_unit
 	test/unit/run_unit
 
+# clang-format over every C++ file; format-check fails on any difference (CI runs it).
+FORMAT_FILES = $(wildcard src/core/*.cpp src/core/*.hpp src/glue/*.cpp src/glue/*.hpp test/unit/*.cpp test/fuzz/*.cpp)
 format:
-	clang-format -i src/core/*.cpp src/core/*.hpp src/glue/*.cpp src/glue/*.hpp test/unit/*.cpp
+	clang-format -i $(FORMAT_FILES)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 # ---- fuzzing the token core (libFuzzer with ASan and UBSan; clang) ----------------------
 # `make fuzz` runs for FUZZ_SECONDS (60) from the seeds in test/fuzz/corpus/token; new inputs
@@ -57,7 +94,7 @@ fuzz: test/fuzz/run_token
 test:
 	bash test/run-tests.sh
 
-# ---- benchmarks (README, "Benchmarks"); never part of `make test` or CI -------------------
+# ---- benchmarks (docs/benchmarks.md); never part of `make test` or CI -------------------
 # `make bench`: every hot path against the physical floor on a throwaway cluster (BENCH_KEYS,
 # BENCH_SECONDS, BENCH_REPS, BENCH_CLIENTS, BENCH_SCALE=1|10M); results in test/bench/results/.
 # `make bench-profile`: instructions per verify call and per statement under callgrind.
@@ -68,4 +105,5 @@ bench:
 bench-profile:
 	bash test/bench/profile.sh
 
-EXTRA_CLEAN = test/unit/run_unit test/fuzz/run_token test/fuzz/run_work results regression.diffs regression.out output_iso tmp_check tmp_check_regress tmp_check_iso log
+EXTRA_CLEAN = test/unit/run_unit test/fuzz/run_token test/fuzz/run_work results regression.diffs regression.out \
+  output_iso tmp_check tmp_check_regress tmp_check_iso log $(OBJS:.o=.d)

@@ -130,16 +130,16 @@ SELECT err(format('UPDATE apikeys.keys SET client_id = %L WHERE key_id = %s', 'g
 SELECT err($$UPDATE apikeys.tenants SET tenant_id = 'renamed' WHERE tenant_id = 'other'$$);
 -- A key's id is the one its client id determines (the 16 base62 digits as a number, mod
 -- 2^63 - 1, plus 1): filled in for a plain INSERT; an explicit different id is refused.
-SELECT key_id = apikeys._key_id(client_id) AS derived FROM apikeys.keys WHERE key_id = :k6;
-SELECT apikeys._key_id('ak_0000000000000000') AS one, apikeys._key_id('gx_zzzzzzzzzzzzzzzz') = 7507589274499571573 AS top;
-SELECT err($$SELECT apikeys._key_id('ak_short')$$);
+SELECT key_id = apikeys._key_id_of(client_id) AS derived FROM apikeys.keys WHERE key_id = :k6;
+SELECT apikeys._key_id_of('ak_0000000000000000') AS one, apikeys._key_id_of('gx_zzzzzzzzzzzzzzzz') = 7507589274499571573 AS top;
+SELECT err($$SELECT apikeys._key_id_of('ak_short')$$);
 SELECT err($$INSERT INTO apikeys.keys (key_id, client_id, tenant_id, name, hint, key_hash, hash_scheme)
   SELECT 42, 'gx_0000000000000abc', 'globex', 'explicit', hint, key_hash, hash_scheme FROM apikeys._generate_key('gx')$$);
 INSERT INTO apikeys.keys (client_id, tenant_id, name, hint, key_hash, hash_scheme)
   SELECT client_id, 'globex', 'plain', hint, key_hash, hash_scheme FROM apikeys._generate_key('gx')
-  RETURNING key_id = apikeys._key_id(client_id) AS derived;
+  RETURNING key_id = apikeys._key_id_of(client_id) AS derived;
 INSERT INTO apikeys.keys (key_id, client_id, tenant_id, name, hint, key_hash, hash_scheme)
-  SELECT apikeys._key_id(client_id), client_id, 'globex', 'explicit', hint, key_hash, hash_scheme
+  SELECT apikeys._key_id_of(client_id), client_id, 'globex', 'explicit', hint, key_hash, hash_scheme
   FROM apikeys._generate_key('gx')
-  RETURNING key_id = apikeys._key_id(client_id) AS derived;
+  RETURNING key_id = apikeys._key_id_of(client_id) AS derived;
 RESET apikeys.actor;

@@ -1,8 +1,8 @@
--- Upgrade 1.0 -> 1.1 (the only path; CREATE EXTENSION installs 1.0 and applies it, so a
--- fresh install and an upgraded one have the same objects). Keys made by 1.0 keep their
--- random ids and keep verifying (through the client id index); keys made by 1.1 get the id
+-- Updates 1.0 -> 1.1 -> 1.2 with keys of every version. Keys made by 1.0 keep their random
+-- ids and keep verifying (through the client id index); keys made since 1.1 get the id
 -- their client id determines (one primary-key probe); the tenant switch cache comes with
--- 1.1's tenants_changed trigger. Runs in a database of its own.
+-- 1.1's invalidation trigger. (The schema test compares an updated database with a fresh
+-- one object by object.) Runs in a database of its own.
 \set regress_db :DBNAME
 CREATE DATABASE apikeys_upgrade;
 \c apikeys_upgrade
@@ -77,6 +77,31 @@ SELECT p.proname, p.proacl IS NOT NULL AND NOT EXISTS (SELECT FROM aclexplode(p.
    AND p.proname IN ('_key_id', '_keys_id', '_tenants_changed', '_actor', '_event_payload')
  ORDER BY 1;
 -- Every object of the update belongs to the extension.
+SELECT count(*) AS loose_objects FROM pg_proc p
+ WHERE p.pronamespace = 'apikeys'::regnamespace
+   AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e');
+
+-- 1.1 -> 1.2: keys of both versions keep verifying, grants stay, the renamed helper keeps
+-- its grants, the tenant cache keeps working under its new trigger.
+GRANT EXECUTE ON FUNCTION apikeys._key_id(text) TO upgrade_actor;
+ALTER EXTENSION apikeys UPDATE TO '1.2';
+SELECT extversion FROM pg_extension WHERE extname = 'apikeys';
+SELECT code, key_id = :old_id AS same_key FROM apikeys.verify(:'rolled');
+SELECT code, key_id = :new_id AS same_key FROM apikeys.verify(:'new_key');
+SELECT key_id AS v12_id, client_id AS v12_client, key AS v12_key FROM apikeys.create_key('acme', 'v12') \gset
+SELECT code, key_id = apikeys._key_id_of(:'v12_client') AS derived FROM apikeys.verify(:'v12_key');
+UPDATE apikeys.tenants SET enabled = false WHERE tenant_id = 'acme';
+SELECT code FROM apikeys.verify(:'v12_key');
+SELECT code FROM apikeys.verify(:'rolled');
+UPDATE apikeys.tenants SET enabled = true WHERE tenant_id = 'acme';
+SELECT code FROM apikeys.verify(:'v12_key');
+SELECT has_function_privilege('upgrade_actor', 'apikeys._key_id_of(text)', 'EXECUTE') AS renamed_kept,
+       has_function_privilege('upgrade_actor', 'apikeys._actor()', 'EXECUTE') AS actor_kept,
+       has_function_privilege('upgrade_other', 'apikeys._key_id_of(text)', 'EXECUTE') AS other_has_none;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'apikeys.tenants'::regclass AND NOT tgisinternal ORDER BY 1;
+-- The payload of 1.0's events is still byte for byte the same.
+SELECT count(*) AS payloads, count(*) FILTER (WHERE apikeys._event_payload(e, p.owner) = p.payload) AS same
+  FROM payloads_10 p JOIN apikeys.events e USING (event_id);
 SELECT count(*) AS loose_objects FROM pg_proc p
  WHERE p.pronamespace = 'apikeys'::regnamespace
    AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e');

@@ -94,7 +94,7 @@ SELECT pg_stat_clear_snapshot();
 SELECT :p3_keys_pkey - :p2_keys_pkey AS keys_pkey, :p3_client_id_idx - :p2_client_id_idx AS client_id_idx,
        :p3_tenants_pkey - :p2_tenants_pkey AS tenants_pkey;
 -- A key's id is the one its client id determines.
-SELECT key_id = apikeys._key_id(client_id) AS derived, count(*) FROM apikeys.keys GROUP BY 1;
+SELECT key_id = apikeys._key_id_of(client_id) AS derived, count(*) FROM apikeys.keys GROUP BY 1;
 
 -- Works in a READ ONLY transaction (and so on a hot standby: see test/t).
 BEGIN READ ONLY;

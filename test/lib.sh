@@ -1,16 +1,28 @@
 # Shared by test/demo.sh, test/run-tests.sh and test/bench: installs what a fresh Debian
 # machine lacks, builds and installs the extension, and runs commands as a non-root user
-# (initdb refuses root).
+# (initdb refuses root). The PostgreSQL major version is PG_MAJOR (default: the newest
+# server installed, else 15); PG_CONFIG may name a pg_config directly.
 set -euo pipefail
 
 APIKEYS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_BIN=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+if [ -z "${PG_MAJOR:-}" ]; then
+  if [ -n "${PG_CONFIG:-}" ]; then
+    PG_MAJOR=$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
+  else
+    PG_MAJOR=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1)
+    PG_MAJOR=${PG_MAJOR:-15}
+  fi
+fi
+export PG_MAJOR
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 export PATH="$PG_BIN:$PATH"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # Debian packages the build and the tests need; only missing ones are installed.
-APIKEYS_PACKAGES="postgresql-server-dev-15 libpq-dev libipc-run-perl libgtest-dev nlohmann-json3-dev pgbouncer postgresql-15-cron make g++"
+APIKEYS_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron libpq-dev
+  libipc-run-perl libgtest-dev nlohmann-json3-dev pgbouncer make g++ clang-format"
 
 install_deps() {
   local missing=()
@@ -22,14 +34,13 @@ install_deps() {
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
-  PG_BIN=$(pg_config --bindir)
-  export PATH="$PG_BIN:$PATH"
 }
 
+# Builds (with WERROR=1 when asked) and installs into the PostgreSQL of PG_CONFIG.
 build_install() {
-  echo "== building and installing apikeys"
-  make -C "$APIKEYS_ROOT" -s -j2 >/dev/null
-  $SUDO make -C "$APIKEYS_ROOT" -s install >/dev/null
+  echo "== building and installing apikeys for PostgreSQL $PG_MAJOR"
+  make -C "$APIKEYS_ROOT" -s -j2 PG_CONFIG="$PG_CONFIG" ${WERROR:+WERROR=$WERROR} >/dev/null
+  $SUDO make -C "$APIKEYS_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
 }
 
 # The user that owns test clusters: the caller, or "postgres" when running as root.
@@ -38,7 +49,7 @@ PG_USER=$(id -un)
 
 as_pg() {
   if [ "$(id -u)" -eq 0 ]; then
-    runuser -u "$PG_USER" -- env PATH="$PATH" "$@"
+    runuser -u "$PG_USER" -- env PATH="$PATH" PG_CONFIG="$PG_CONFIG" "$@"
   else
     "$@"
   fi
@@ -48,7 +59,7 @@ as_pg() {
 make_scratch() {
   local dir
   dir=$(mktemp -d /tmp/apikeys-test.XXXXXX)
-  tar -C "$APIKEYS_ROOT" --exclude=.git --exclude='*.o' --exclude='*.so' -cf - . | tar -C "$dir" -xf -
+  tar -C "$APIKEYS_ROOT" --exclude=.git --exclude='*.o' --exclude='*.so' --exclude='*.d' -cf - . | tar -C "$dir" -xf -
   [ "$(id -u)" -ne 0 ] || chown -R "$PG_USER" "$dir"
   chmod 755 "$dir"
   echo "$dir"

@@ -15,8 +15,7 @@ namespace apikeys::core {
 
 // An error with a PostgreSQL SQLSTATE (five characters) for the glue to report.
 struct Error : std::runtime_error {
-  Error(const char *sqlstate, const std::string &message)
-      : std::runtime_error(message), sqlstate_(sqlstate) {}
+  Error(const char *sqlstate, const std::string &message) : std::runtime_error(message), sqlstate_(sqlstate) {}
   const char *sqlstate() const noexcept { return sqlstate_; }
 
  private:
@@ -46,9 +45,9 @@ std::string random_base62(size_t len);
 // ---- key format -----------------------------------------------------------------
 // <prefix>_<id:16><secret:22><checksum:6>; client id = <prefix>_<id>.
 
-constexpr size_t kIdLen = 16;        // 95 bits: the public id
-constexpr size_t kSecretLen = 22;    // 130 bits from the CSPRNG
-constexpr size_t kChecksumLen = 6;   // CRC-32 in base62
+constexpr size_t kIdLen = 16;       // 95 bits: the public id
+constexpr size_t kSecretLen = 22;   // 130 bits from the CSPRNG
+constexpr size_t kChecksumLen = 6;  // CRC-32 in base62
 constexpr size_t kMaxPrefixLen = 10;
 constexpr size_t kHintLen = 4;
 constexpr size_t kMaxKeyLen = kMaxPrefixLen + 1 + kIdLen + kSecretLen + kChecksumLen;
@@ -58,8 +57,8 @@ bool valid_prefix(std::string_view prefix) noexcept;
 
 struct NewKey {
   std::string client_id;
-  std::string key;  // the plaintext: shown once
-  std::string hint; // last four characters
+  std::string key;   // the plaintext: shown once
+  std::string hint;  // last four characters
 };
 
 // Generates a new key with the given prefix; throws Error(22023) for a bad prefix.

@@ -74,8 +74,8 @@ bool b64url_decode(std::string_view in, std::string *out) {
       out->clear();
       return false;
     }
-    uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) |
-                 (static_cast<uint32_t>(c) << 6) | static_cast<uint32_t>(d);
+    uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) | (static_cast<uint32_t>(c) << 6) |
+                 static_cast<uint32_t>(d);
     *o++ = static_cast<unsigned char>(v >> 16);
     *o++ = static_cast<unsigned char>(v >> 8);
     *o++ = static_cast<unsigned char>(v);
@@ -91,7 +91,8 @@ bool b64url_decode(std::string_view in, std::string *out) {
     int a = kB64Table[p[0]], b = kB64Table[p[1]], c = kB64Table[p[2]];
     ok = (a | b | c) >= 0 && (c & 3) == 0;
     if (ok) {
-      uint32_t v = (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) | (static_cast<uint32_t>(c) << 6);
+      uint32_t v =
+          (static_cast<uint32_t>(a) << 18) | (static_cast<uint32_t>(b) << 12) | (static_cast<uint32_t>(c) << 6);
       o[0] = static_cast<unsigned char>(v >> 16);
       o[1] = static_cast<unsigned char>(v >> 8);
     }
@@ -203,8 +204,7 @@ std::string ed25519_sign(std::string_view private_key, std::string_view message)
     openssl_failed("could not set up Ed25519 signing");
   std::string sig(kEd25519SigLen, '\0');
   size_t len = sig.size();
-  if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char *>(&sig[0]), &len, bytes(message), message.size()) !=
-          1 ||
+  if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char *>(&sig[0]), &len, bytes(message), message.size()) != 1 ||
       len != kEd25519SigLen)
     openssl_failed("Ed25519 signing failed");
   return sig;

@@ -33,8 +33,7 @@ NewKey complete_key(std::string client_id) {
 }  // namespace
 
 NewKey generate_key(std::string_view prefix) {
-  if (!valid_prefix(prefix))
-    throw Error("22023", "key prefix must be 1 to 10 lower-case letters or digits");
+  if (!valid_prefix(prefix)) throw Error("22023", "key prefix must be 1 to 10 lower-case letters or digits");
   std::string client_id;
   client_id.reserve(prefix.size() + 1 + kIdLen);
   client_id.append(prefix).push_back('_');
@@ -128,7 +127,6 @@ void sha256(std::string_view data, unsigned char out[kHashLen]) {
     throw Error("XX000", "SHA-256 failed");
   }
 }
-
 
 // RFC 2104 over two digests of the pre-fetched SHA-256: a third of the cost of OpenSSL 3's
 // one-shot HMAC(), which matters on verify_token's hot path.

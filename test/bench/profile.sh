@@ -75,7 +75,7 @@ sed 's/^/     /' "$out/calls.self.txt"
 declare -A QUERY=(
   [verify]="SELECT apikeys.verify(p.key) FROM bench.plain p WHERE p.i = \$1"
   [floor]="SELECT p.key, a.abalance FROM bench.plain p, pgbench_accounts a WHERE p.i = \$1 AND a.aid = \$1"
-  [floor_keys]="SELECT p.key, k.key_id FROM bench.plain p JOIN apikeys.keys k ON k.key_id = apikeys._key_id(left(p.key, 19)) WHERE p.i = \$1"
+  [floor_keys]="SELECT p.key, k.key_id FROM bench.plain p JOIN apikeys.keys k ON k.key_id = apikeys._key_id_of(left(p.key, 19)) WHERE p.i = \$1"
   [reference]="SELECT r.id, r.tenant_id, r.owner, r.permissions, r.expires_at FROM bench.plain p JOIN bench.ref_keys r ON r.key_hash = digest(p.key, 'sha256') WHERE p.i = \$1 AND r.revoked_at IS NULL AND (r.expires_at IS NULL OR r.expires_at > now())"
   [select1]="SELECT 1 WHERE \$1 IS NOT NULL"
 )

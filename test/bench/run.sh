@@ -135,7 +135,7 @@ load_keys() {
   local s
   s=$(elapsed "$t0")
   echo "   loaded $((last - first + 1)) keys in ${s}s: $(awk -v n=$((last - first + 1)) -v s="$s" 'BEGIN { printf "%.0f", n / s }') keys/s" \
-       "(2 bulk INSERT ... SELECT statements, one per core; keys_before/keys_after triggers disabled" \
+       "(2 bulk INSERT ... SELECT statements, one per core; the keys triggers disabled" \
        "during the load and re-enabled, foreign keys checked)" | tee -a "$out/machine.txt"
   t0=$(now)
   "${PSQL[@]}" -v first="$first" -v last="$last" -v ref="${3:-1}" -f "$here/sql/finish.sql"
@@ -526,9 +526,9 @@ per_call() {
   } >"$sql"
   local -a what=(
     "pgbench_accounts primary-key probe|SELECT count(a.abalance) FROM picks p JOIN pgbench_accounts a ON a.aid = p.aid"
-    "apikeys.keys primary-key probe, key_id only|SELECT count(k.key_id) FROM picks p JOIN apikeys.keys k ON k.key_id = apikeys._key_id(left(p.key, 19))"
-    "apikeys.keys primary-key probe, whole row read|SELECT count(k.key_hash), count(k.previous_expires_at) FROM picks p JOIN apikeys.keys k ON k.key_id = apikeys._key_id(left(p.key, 19))"
-    "the same + SHA-256 (pgcrypto digest)|SELECT count(k.key_hash = digest(p.key, 'sha256')) FROM picks p JOIN apikeys.keys k ON k.key_id = apikeys._key_id(left(p.key, 19))"
+    "apikeys.keys primary-key probe, key_id only|SELECT count(k.key_id) FROM picks p JOIN apikeys.keys k ON k.key_id = apikeys._key_id_of(left(p.key, 19))"
+    "apikeys.keys primary-key probe, whole row read|SELECT count(k.key_hash), count(k.previous_expires_at) FROM picks p JOIN apikeys.keys k ON k.key_id = apikeys._key_id_of(left(p.key, 19))"
+    "the same + SHA-256 (pgcrypto digest)|SELECT count(k.key_hash = digest(p.key, 'sha256')) FROM picks p JOIN apikeys.keys k ON k.key_id = apikeys._key_id_of(left(p.key, 19))"
     "SHA-256 alone (pgcrypto digest)|SELECT count(digest(p.key, 'sha256')) FROM picks p"
     "apikeys.verify|SELECT count((apikeys.verify(p.key)).code) FROM picks p"
     "apikeys.verify, malformed (no table)|SELECT count((apikeys.verify(p.key || 'x')).code) FROM picks p")

@@ -61,7 +61,8 @@ Claims claims_from(std::string_view in) {
   int field = 0;
   std::string cur;
   auto flush = [&] {
-    if (field == 0) c.tenant = cur;
+    if (field == 0)
+      c.tenant = cur;
     else if (field == 1) {
       c.has_owner = !cur.empty();
       c.owner = cur;
@@ -71,8 +72,10 @@ Claims claims_from(std::string_view in) {
     field++;
   };
   for (char ch : in) {
-    if (ch == '\n') flush();
-    else cur.push_back(ch);
+    if (ch == '\n')
+      flush();
+    else
+      cur.push_back(ch);
   }
   flush();
   c.has_key_set = in.size() % 2 == 1;
@@ -84,17 +87,16 @@ void round_trip(std::string_view in, bool eddsa) {
   Claims c = claims_from(in);
   std::string token;
   try {
-    token = sign(eddsa ? "e" : "h", eddsa ? KeyView{Alg::EdDSA, keys().ed_priv, keys().ed_pub}
-                                          : KeyView{Alg::HS256, keys().hs, {}},
-                 c);
+    token = sign(eddsa ? "e" : "h",
+                 eddsa ? KeyView{Alg::EdDSA, keys().ed_priv, keys().ed_pub} : KeyView{Alg::HS256, keys().hs, {}}, c);
   } catch (const Error &) {
     return;  // claims a token cannot carry (NUL, invalid UTF-8, too long)
   }
   Claims out;
   check(verify(token, lookup, nullptr, options(), &out) == Status::Valid);
-  check(out.key_id == c.key_id && out.tenant == c.tenant && out.has_owner == c.has_owner &&
-        out.owner == c.owner && out.perms == c.perms && out.has_key_set == c.has_key_set &&
-        out.key_set_id == c.key_set_id && out.exp == c.exp && out.iat == c.iat && out.nbf == c.nbf);
+  check(out.key_id == c.key_id && out.tenant == c.tenant && out.has_owner == c.has_owner && out.owner == c.owner &&
+        out.perms == c.perms && out.has_key_set == c.has_key_set && out.key_set_id == c.key_set_id &&
+        out.exp == c.exp && out.iat == c.iat && out.nbf == c.nbf);
   // Any one character changed: never VALID.
   size_t pos = in.empty() ? 0 : static_cast<unsigned char>(in[0]) * 131 % token.size();
   std::string bad = token;

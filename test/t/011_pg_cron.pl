@@ -11,7 +11,7 @@ my $node = PostgreSQL::Test::Cluster->new('cron');
 $node->init;
 my $libdir = `pg_config --pkglibdir`;
 chomp $libdir;
-plan skip_all => 'pg_cron is not installed (test/lib.sh installs postgresql-15-cron)'
+plan skip_all => 'pg_cron is not installed (test/lib.sh installs postgresql-NN-cron)'
   unless -f "$libdir/pg_cron.so";
 # pg_cron in background workers: no libpq connection back to the server is needed.
 $node->append_conf('postgresql.conf', qq{

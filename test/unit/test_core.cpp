@@ -20,7 +20,8 @@ std::string hex(const unsigned char *p, size_t n) {
 }
 std::string unhex(std::string_view h) {
   std::string s;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) s.push_back(static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
+  for (size_t i = 0; i + 1 < h.size(); i += 2)
+    s.push_back(static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16)));
   return s;
 }
 }  // namespace

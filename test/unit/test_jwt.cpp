@@ -17,7 +17,8 @@ std::string b64d(std::string_view s) {
 }
 
 // RFC 7515 appendix A.1: the HMAC key of the example (a JWK "oct" key).
-const std::string kRfc7515Key = "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
+const std::string kRfc7515Key =
+    "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
 const std::string kRfc7515Token =
     "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
     ".eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
@@ -48,11 +49,16 @@ struct Keys {
 
 bool lookup(void *ctx, std::string_view kid, KeyView *out) {
   const Keys *k = static_cast<const Keys *>(ctx);
-  if (kid == "h") *out = k->hs();
-  else if (kid == "e") *out = k->ed();
-  else if (kid.empty()) *out = KeyView{Alg::HS256, k->rfc7515, {}};
-  else if (kid == "x") *out = KeyView{Alg::EdDSA, k->rfc8037_d, k->rfc8037_x};
-  else return false;
+  if (kid == "h")
+    *out = k->hs();
+  else if (kid == "e")
+    *out = k->ed();
+  else if (kid.empty())
+    *out = KeyView{Alg::HS256, k->rfc7515, {}};
+  else if (kid == "x")
+    *out = KeyView{Alg::EdDSA, k->rfc8037_d, k->rfc8037_x};
+  else
+    return false;
   return true;
 }
 
@@ -93,7 +99,8 @@ class Jwt : public ::testing::Test {
     return sign_compact(header, payload, key);
   }
   std::string good_payload(std::string_view extra = "") {
-    return std::string(R"({"iss":"apikeys","sub":"42","tenant":"acme","perms":["a"],"iat":1800000000,"exp":1800028800)") +
+    return std::string(
+               R"({"iss":"apikeys","sub":"42","tenant":"acme","perms":["a"],"iat":1800000000,"exp":1800028800)") +
            std::string(extra) + "}";
   }
 };
@@ -117,14 +124,14 @@ TEST(Base64Url, Rfc4648Vectors) {
 
 TEST(Base64Url, Strict) {
   std::string out;
-  EXPECT_FALSE(b64url_decode("Zg==", &out));     // padding
+  EXPECT_FALSE(b64url_decode("Zg==", &out));  // padding
   EXPECT_FALSE(b64url_decode("Zm8=", &out));
-  EXPECT_FALSE(b64url_decode("Zm+v", &out));     // the standard alphabet's + and /
+  EXPECT_FALSE(b64url_decode("Zm+v", &out));  // the standard alphabet's + and /
   EXPECT_FALSE(b64url_decode("Zm/v", &out));
-  EXPECT_FALSE(b64url_decode("Zm9 v", &out));    // whitespace
-  EXPECT_FALSE(b64url_decode("Zm9vY", &out));    // 4n+1 characters
-  EXPECT_FALSE(b64url_decode("Zh", &out));       // non-zero unused bits: "Zg" is canonical
-  EXPECT_FALSE(b64url_decode("Zm9", &out));      // "Zm8" is canonical
+  EXPECT_FALSE(b64url_decode("Zm9 v", &out));  // whitespace
+  EXPECT_FALSE(b64url_decode("Zm9vY", &out));  // 4n+1 characters
+  EXPECT_FALSE(b64url_decode("Zh", &out));     // non-zero unused bits: "Zg" is canonical
+  EXPECT_FALSE(b64url_decode("Zm9", &out));    // "Zm8" is canonical
   EXPECT_FALSE(b64url_decode(std::string("Zm\0v", 4), &out));
   EXPECT_FALSE(b64url_decode("Zm\xc3\xa9", &out));
   EXPECT_TRUE(b64url_decode("Zm8", &out));
@@ -145,7 +152,8 @@ TEST(Base64Url, RoundTripEveryLength) {
 TEST_F(Jwt, Rfc7515A1Hs256) {
   // Re-signing the exact header and payload bytes gives the RFC's token.
   std::string h = b64d("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9");
-  std::string p = b64d("eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ");
+  std::string p =
+      b64d("eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ");
   EXPECT_EQ(h, "{\"typ\":\"JWT\",\r\n \"alg\":\"HS256\"}");
   EXPECT_EQ(sign_compact(h, p, KeyView{Alg::HS256, keys.rfc7515, {}}), kRfc7515Token);
 
@@ -331,9 +339,9 @@ TEST_F(Jwt, BadBase64Url) {
   std::string t = sign("h", keys.hs(), sample_claims());
   ASSERT_EQ(check(t), Status::Valid);
   size_t d1 = t.find('.'), d2 = t.rfind('.');
-  EXPECT_EQ(check(t + "="), Status::Malformed);                                  // padding
+  EXPECT_EQ(check(t + "="), Status::Malformed);  // padding
   EXPECT_EQ(check(t.substr(0, d1) + "=" + t.substr(d1)), Status::Malformed);
-  EXPECT_EQ(check("+" + t.substr(1)), Status::Malformed);                         // bad character
+  EXPECT_EQ(check("+" + t.substr(1)), Status::Malformed);  // bad character
   EXPECT_EQ(check(t.substr(0, d2 + 1) + "/" + t.substr(d2 + 2)), Status::Malformed);
   EXPECT_EQ(check(t.substr(0, d1 + 1) + " " + t.substr(d1 + 1)), Status::Malformed);
   // The signature (32 bytes: 43 characters) ends in a character with 2 unused bits.
@@ -368,7 +376,7 @@ TEST_F(Jwt, BadHeader) {
   EXPECT_EQ(check(forge("not json", p, keys.hs())), Status::Malformed);
   EXPECT_EQ(check(forge("[]", p, keys.hs())), Status::Malformed);
   EXPECT_EQ(check(forge("", p, keys.hs())), Status::Malformed);
-  EXPECT_EQ(check(forge(R"({"kid":"h"})", p, keys.hs())), Status::Malformed);                     // no alg
+  EXPECT_EQ(check(forge(R"({"kid":"h"})", p, keys.hs())), Status::Malformed);  // no alg
   EXPECT_EQ(check(forge(R"({"alg":1,"kid":"h"})", p, keys.hs())), Status::Malformed);
   EXPECT_EQ(check(forge(R"({"alg":"HS256","kid":7})", p, keys.hs())), Status::Malformed);
   EXPECT_EQ(check(forge(R"({"alg":"HS256","kid":"h","typ":"JOSE"})", p, keys.hs())), Status::Malformed);
@@ -406,9 +414,11 @@ TEST_F(Jwt, BadClaims) {
             Status::Malformed);
   EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"042","tenant":"acme","perms":[],"exp":1800028800})", k)),
             Status::Malformed);
-  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"9223372036854775808","tenant":"acme","perms":[],"exp":1800028800})", k)),
+  EXPECT_EQ(check(forge(
+                h, R"({"iss":"apikeys","sub":"9223372036854775808","tenant":"acme","perms":[],"exp":1800028800})", k)),
             Status::Malformed);
-  EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"9223372036854775807","tenant":"acme","perms":[],"exp":1800028800})", k)),
+  EXPECT_EQ(check(forge(
+                h, R"({"iss":"apikeys","sub":"9223372036854775807","tenant":"acme","perms":[],"exp":1800028800})", k)),
             Status::Valid);
   EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"42","perms":[],"exp":1800028800})", k)), Status::Malformed);
   EXPECT_EQ(check(forge(h, R"({"iss":"apikeys","sub":"42","tenant":"a\u0000b","perms":[],"exp":1800028800})", k)),
@@ -465,7 +475,8 @@ TEST_F(Jwt, Tampering) {
   Claims more = sample_claims();
   more.perms = {"*"};
   std::string other = sign("h", KeyView{Alg::HS256, std::string(32, 'z'), {}}, more);
-  std::string spliced = t.substr(0, d1) + other.substr(other.find('.'), other.rfind('.') - other.find('.')) + t.substr(d2);
+  std::string spliced =
+      t.substr(0, d1) + other.substr(other.find('.'), other.rfind('.') - other.find('.')) + t.substr(d2);
   EXPECT_EQ(check(spliced), Status::InvalidSignature);
   // One character of the signature or of the payload changed.
   std::string s = t;

@@ -15,7 +15,7 @@ WITH r AS MATERIALIZED (
   INSERT INTO apikeys.keys (key_id, client_id, tenant_id, key_set_id, owner, name, permissions,
       permissions_inherited, status, revoked_at, revoked_by, expires_at, hint, key_hash, hash_scheme,
       created_by, updated_by)
-  SELECT apikeys._key_id(g.client_id), g.client_id, 'tenant-' || (g.i % 100), s.key_set_id,
+  SELECT apikeys._key_id_of(g.client_id), g.client_id, 'tenant-' || (g.i % 100), s.key_set_id,
          CASE WHEN g.i % 10 <> 0 THEN 'user-' || (g.i % 100000) END,
          'bench key ' || g.i, coalesce(s.permissions, '{reports:read,docs:read}'), s.key_set_id IS NOT NULL,
          CASE WHEN g.i % 20 = 0 THEN 'revoked' ELSE 'active' END,

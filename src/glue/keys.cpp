@@ -1,0 +1,171 @@
+// Keys: apikeys._generate_key, apikeys._random_id, apikeys._key_id and the trigger that
+// derives a new key's id from its client id; the pepper setting.
+#include "keys.hpp"
+
+#include <openssl/crypto.h>
+
+#include "../core/verdict.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+}
+
+namespace core = apikeys::core;
+using apikeys::glue::CoreFailure;
+using apikeys::glue::outbox;
+using apikeys::glue::report;
+using apikeys::glue::run_core;
+
+namespace {
+char *pepper_value = nullptr;
+
+[[noreturn]] void malformed_client_id() {
+  ereport(ERROR,
+          (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("client id is not of the form <prefix>_<16 base62>")));
+  pg_unreachable();
+}
+}  // namespace
+
+namespace apikeys::glue {
+
+const char *pepper() { return pepper_value ? pepper_value : ""; }
+
+void keys_init() {
+  DefineCustomStringVariable("apikeys.pepper", "Server-side secret mixed into key hashes (HMAC-SHA-256).",
+                             "When set, new keys are stored as HMAC-SHA-256 with this pepper; keys stored "
+                             "under another scheme keep verifying with theirs.",
+                             &pepper_value, "", PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+                             nullptr, nullptr, nullptr);
+}
+
+}  // namespace apikeys::glue
+
+// A random positive 63-bit id.
+APIKEYS_FUNCTION(apikeys_random_id) {
+  uint64 v = 0;
+  do {
+    core::random_bytes(reinterpret_cast<unsigned char *>(&v), sizeof v);
+    v &= UINT64CONST(0x7FFFFFFFFFFFFFFF);
+  } while (v == 0);
+  PG_RETURN_INT64(static_cast<int64>(v));
+}
+
+// The key id a client id determines; raises 22023 for a malformed client id.
+APIKEYS_FUNCTION(apikeys_key_id) {
+  int64 id = core::key_id_of(apikeys::glue::text_view(PG_GETARG_DATUM(0)));
+  if (id == 0) malformed_client_id();
+  PG_RETURN_INT64(id);
+}
+
+// BEFORE INSERT trigger of apikeys.keys: fills key_id from the client id, or refuses an
+// explicit key_id that differs from it.
+APIKEYS_FUNCTION(apikeys_keys_id) {
+  if (!CALLED_AS_TRIGGER(fcinfo))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED), errmsg("must be called as a trigger")));
+  auto *td = reinterpret_cast<TriggerData *>(fcinfo->context);
+  if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+      !TRIGGER_FIRED_BY_INSERT(td->tg_event))
+    ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                    errmsg("apikeys._keys_id() must run BEFORE INSERT FOR EACH ROW")));
+  HeapTuple tuple = td->tg_trigtuple;
+  TupleDesc desc = RelationGetDescr(td->tg_relation);
+  int client_att = SPI_fnumber(desc, "client_id");
+  int key_att = SPI_fnumber(desc, "key_id");
+  if (client_att <= 0 || key_att <= 0) elog(ERROR, "apikeys.keys has no client_id or key_id column");
+  bool isnull;
+  Datum client = heap_getattr(tuple, client_att, desc, &isnull);
+  if (isnull) PG_RETURN_POINTER(tuple);  // NOT NULL refuses it
+  int64 id = core::key_id_of(apikeys::glue::text_view(client));
+  if (id == 0) malformed_client_id();
+  Datum given = heap_getattr(tuple, key_att, desc, &isnull);
+  if (!isnull) {
+    if (DatumGetInt64(given) != id)
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                      errmsg("key id %lld does not match client id \"%s\"",
+                             static_cast<long long>(DatumGetInt64(given)), TextDatumGetCString(client)),
+                      errhint("Leave key_id out: a key's id is derived from its client id.")));
+    PG_RETURN_POINTER(tuple);
+  }
+  Datum value = Int64GetDatum(id);
+  bool null = false;
+  PG_RETURN_POINTER(heap_modify_tuple_by_cols(tuple, desc, 1, &key_att, &value, &null));
+}
+
+// A new key (or a new secret for a given client id) with its hint and hash.
+APIKEYS_FUNCTION(apikeys_generate_key) {
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "return type must be a row type");
+  if (PG_ARGISNULL(0))
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("key prefix must not be NULL")));
+  char *prefix = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  char *client_id = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
+  const char *pep = apikeys::glue::pepper();
+  core::Scheme scheme = pep[0] ? core::Scheme::HmacSha256 : core::Scheme::Sha256;
+
+  // client id, key, hint, hash: fields 0-3 of the outbox.
+  CoreFailure fail;
+  bool ok = run_core(
+      [&] {
+        outbox().clear();
+        core::NewKey k = client_id ? core::generate_key_for_client(client_id) : core::generate_key(prefix);
+        unsigned char hash[core::kHashLen];
+        core::hash_key(scheme, pep, k.key, hash);
+        outbox().put(k.client_id);
+        outbox().put(k.key);
+        outbox().put(k.hint);
+        outbox().put(std::string_view(reinterpret_cast<const char *>(hash), sizeof hash));
+        OPENSSL_cleanse(&k.key[0], k.key.size());
+      },
+      &fail);
+  if (!ok) report(fail);
+
+  Datum values[5] = {PointerGetDatum(apikeys::glue::outbox_text(0)), PointerGetDatum(apikeys::glue::outbox_text(1)),
+                     PointerGetDatum(apikeys::glue::outbox_text(2)), PointerGetDatum(apikeys::glue::outbox_bytea(3)),
+                     CStringGetTextDatum(core::scheme_tag(scheme))};
+  outbox().clear();
+  bool nulls[5] = {false, false, false, false, false};
+  HeapTuple tup = heap_form_tuple(BlessTupleDesc(desc), values, nulls);
+  explicit_bzero(VARDATA(DatumGetPointer(values[1])), VARSIZE(DatumGetPointer(values[1])) - VARHDRSZ);
+  PG_RETURN_DATUM(HeapTupleGetDatum(tup));
+}
+
+// True if the text is a valid key prefix (false for NULL).
+APIKEYS_FUNCTION(apikeys_valid_key_prefix) {
+  PG_RETURN_BOOL(!PG_ARGISNULL(0) && core::valid_prefix(apikeys::glue::text_view(PG_GETARG_DATUM(0))));
+}
+
+// True if the text has the shape of a client id (false for NULL).
+APIKEYS_FUNCTION(apikeys_valid_client_id) {
+  PG_RETURN_BOOL(!PG_ARGISNULL(0) && core::valid_client_id(apikeys::glue::text_view(PG_GETARG_DATUM(0))));
+}
+
+namespace {
+// A key's state from (status text, expires_at timestamptz) arguments; NULL status reads as
+// inactive.
+core::KeyState state_args(FunctionCallInfo fcinfo) {
+  core::KeyState k;
+  k.status = PG_ARGISNULL(0) ? core::KeyStatus::Inactive
+                             : core::parse_key_status(apikeys::glue::text_view(PG_GETARG_DATUM(0)));
+  k.has_expiry = !PG_ARGISNULL(1);
+  k.expires_at = k.has_expiry ? PG_GETARG_TIMESTAMPTZ(1) : 0;
+  return k;
+}
+}  // namespace
+
+// True if a key with this status and expiry is live now (not revoked, not expired).
+APIKEYS_FUNCTION(apikeys_key_live) {
+  PG_RETURN_BOOL(core::is_live(state_args(fcinfo), GetCurrentTransactionStartTimestamp()));
+}
+
+// True if a key with this status and expiry counts against its set's limit now (active, not
+// expired).
+APIKEYS_FUNCTION(apikeys_key_counts_in_set) {
+  PG_RETURN_BOOL(core::counts_in_set(state_args(fcinfo), GetCurrentTransactionStartTimestamp()));
+}

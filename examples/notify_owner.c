@@ -1,6 +1,6 @@
 /*
  * notify_owner: listens on apikeys_events and prints what an app would e-mail to a key's
- * owner when a key is created or revoked (seed 001). The payload is parsed by the server
+ * owner when a key is created or revoked. The payload is parsed by the server
  * itself (json operators) on the same connection.
  *
  *   cc -o notify_owner examples/notify_owner.c -I$(pg_config --includedir) -lpq

@@ -1,4 +1,4 @@
--- Tenant limits (SPEC section 4): every rule through the functions and through plain SQL
+-- Tenant limits: every rule through the functions and through plain SQL
 -- on the tables, at the boundary (exactly at the limit passes, one over fails). Messages
 -- name the tenant, set or owner and the limit, and carry a HINT. Race-freedom is tested by
 -- test/isolation and test/t/010_stress.pl.
@@ -25,7 +25,7 @@ CREATE FUNCTION pg_temp.live_of(tenant text, who text) RETURNS bigint LANGUAGE s
    WHERE tenant_id = tenant AND owner = who AND status <> 'revoked' AND (expires_at IS NULL OR expires_at > now()) $$;
 
 ------------------------------------------------------------------------------------------
--- Settings: limits are positive, max_keys_per_owner is at most 1000 (seed 002)
+-- Settings: limits are positive, max_keys_per_owner is at most 1000
 ------------------------------------------------------------------------------------------
 SELECT err($$SELECT apikeys.create_tenant('lim_bad', max_key_sets => 0)$$);
 SELECT err($$SELECT apikeys.create_tenant('lim_bad', max_active_keys_per_set => -1)$$);
@@ -46,7 +46,7 @@ SELECT err($$UPDATE apikeys.tenants SET max_keys_per_owner = NULL WHERE tenant_i
 SELECT max_key_sets, max_active_keys_per_set, max_keys_per_owner, retention FROM apikeys.tenants WHERE tenant_id = 'lim_max';
 
 ------------------------------------------------------------------------------------------
--- max_key_sets: key sets per tenant, whether their keys are active or not (seed 000)
+-- max_key_sets: key sets per tenant, whether their keys are active or not
 ------------------------------------------------------------------------------------------
 SELECT tenant_id, max_key_sets FROM apikeys.create_tenant('lim_sets', max_key_sets => 3);
 SELECT apikeys.create_key_set('lim_sets', 'one') AS ks1 \gset
@@ -79,7 +79,7 @@ UPDATE apikeys.key_sets SET description = 'by hand' WHERE key_set_id = :ks2;
 SELECT name, description FROM apikeys.key_sets WHERE key_set_id = :ks2;
 
 ------------------------------------------------------------------------------------------
--- max_active_keys_per_set: creation, activation, moving an active key in (seed 000)
+-- max_active_keys_per_set: creation, activation, moving an active key in
 ------------------------------------------------------------------------------------------
 SELECT tenant_id, max_active_keys_per_set FROM apikeys.create_tenant('lim_act', max_active_keys_per_set => 3);
 SELECT apikeys.create_key_set('lim_act', 'full', '{a:read}') AS sa \gset
@@ -147,7 +147,7 @@ SELECT count(*) AS created FROM generate_series(1, 4) i, apikeys.create_key('lim
 ------------------------------------------------------------------------------------------
 -- max_keys_per_owner: live (not revoked, not expired) keys, inactive ones included
 ------------------------------------------------------------------------------------------
--- Seed 001: one token per user; revoke before generating a new one.
+-- One token per user (max_keys_per_owner = 1): revoke before generating a new one.
 SELECT tenant_id, max_keys_per_owner FROM apikeys.create_tenant('lim_one', max_keys_per_owner => 1);
 SELECT key_id AS o1 FROM apikeys.create_key('lim_one', 'token', owner => 'alice') \gset
 SELECT err($$SELECT apikeys.create_key('lim_one', 'token 2', owner => 'alice')$$);
@@ -192,7 +192,7 @@ UPDATE apikeys.tenants SET max_keys_per_owner = NULL WHERE tenant_id = 'lim_one'
 SELECT count(*) AS created FROM generate_series(1, 3) i, apikeys.create_key('lim_one', 'more ' || i, owner => 'dave');
 
 ------------------------------------------------------------------------------------------
--- max_expiry and default_expiry (seed 002): new keys only
+-- max_expiry and default_expiry: new keys only
 ------------------------------------------------------------------------------------------
 SELECT tenant_id, max_expiry, default_expiry FROM apikeys.create_tenant('lim_exp', max_expiry => '30 days');
 -- No expiry given: max_expiry is used. Exactly the limit passes, one second more fails.
@@ -240,7 +240,7 @@ SELECT pg_temp.lifetime(key_id) FROM apikeys.create_key('lim_exp', 'e12');
 SELECT pg_temp.lifetime(key_id) FROM apikeys.create_key('lim_exp', 'e13', expires_in => '1000 days');
 
 ------------------------------------------------------------------------------------------
--- A disabled tenant (seed 002): no key is created, and its keys answer TENANT_DISABLED
+-- A disabled tenant: no key is created, and its keys answer TENANT_DISABLED
 ------------------------------------------------------------------------------------------
 SELECT tenant_id FROM apikeys.create_tenant('lim_off');
 SELECT apikeys.create_key_set('lim_off', 'set') AS so \gset
@@ -260,7 +260,7 @@ SELECT code FROM apikeys.verify(:'off1_key');
 SELECT count(*) AS created FROM apikeys.create_key('lim_off', 'k2');
 
 ------------------------------------------------------------------------------------------
--- A key set with an active key cannot be deleted (seed 000)
+-- A key set with an active key cannot be deleted
 ------------------------------------------------------------------------------------------
 SELECT apikeys.create_key_set('lim_off', 'doomed') AS sdel \gset
 SELECT key_id AS d1 FROM apikeys.create_key('lim_off', 'd1', key_set_id => :sdel) \gset

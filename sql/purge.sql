@@ -19,7 +19,7 @@ EXCEPTION WHEN OTHERS THEN
                         '[0-9]{6,}', 'N', 'g');
 END $$;
 
--- Seed 001: tokens expire and are deleted 180 days later.
+-- Tokens that expire and are deleted 180 days later (retention => 180 days).
 SELECT tenant_id, retention FROM apikeys.create_tenant('ret', retention => '180 days');
 SELECT tenant_id, retention FROM apikeys.create_tenant('keep');
 SELECT apikeys.create_key_set('ret', 'set') AS rs \gset

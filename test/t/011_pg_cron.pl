@@ -1,5 +1,5 @@
 # The README's pg_cron recipe for retention: apikeys.purge() scheduled with cron.schedule
-# deletes a key that expired longer ago than its tenant's retention (seed 001: 180 days), and
+# deletes a key that expired longer ago than its tenant's retention (180 days), and
 # keeps a live one. pg_cron runs the job at the next minute boundary, so this waits at most 90 s.
 use strict;
 use warnings;

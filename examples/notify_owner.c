@@ -1,7 +1,9 @@
 /*
  * notify_owner: listens on apikeys_events and prints what an app would e-mail to a key's
- * owner when a key is created or revoked. The payload is parsed by the server
- * itself (json operators) on the same connection.
+ * owner when a key is created or revoked. A notification is only a wake-up: any role that
+ * can connect may send one, so the payload is not trusted. Its event_id is read, and the
+ * event row is read by that id with this connection's own privileges (SELECT on
+ * apikeys.events and apikeys.keys); a payload naming no event is ignored.
  *
  *   cc -o notify_owner examples/notify_owner.c -I$(pg_config --includedir) -lpq
  *   ./notify_owner "dbname=app" [max_events] [timeout_seconds]
@@ -18,11 +20,29 @@
 static void report(PGconn *conn, const char *payload)
 {
 	const char *params[1] = {payload};
-	PGresult   *res = PQexecParams(conn,
-		"SELECT p->>'action', coalesce(p->>'owner', '(no owner)'), p->>'key_id', p->>'actor'"
-		"  FROM (SELECT $1::json AS p) x",
-		1, NULL, params, NULL, NULL, 0);
+	PGresult   *res;
+	char		event_id[21];
+	size_t		n;
 
+	/* The event id, as the server's JSON parser reads it: 1-19 digits, or nothing. */
+	res = PQexecParams(conn, "SELECT $1::json ->> 'event_id'", 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQgetisnull(res, 0, 0) ||
+		(n = strlen(PQgetvalue(res, 0, 0))) == 0 || n > 19 || strspn(PQgetvalue(res, 0, 0), "0123456789") != n)
+	{
+		printf("ignored a notification that names no event\n");
+		fflush(stdout);
+		PQclear(res);
+		return;
+	}
+	memcpy(event_id, PQgetvalue(res, 0, 0), n + 1);
+	PQclear(res);
+
+	params[0] = event_id;
+	res = PQexecParams(conn,
+		"SELECT e.action, coalesce(e.details ->> 'owner', k.owner, '(no owner)'), e.key_id, e.actor"
+		"  FROM apikeys.events e LEFT JOIN apikeys.keys k ON k.key_id = e.key_id"
+		" WHERE e.event_id = $1::bigint",
+		1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 	{
 		const char *action = PQgetvalue(res, 0, 0);
@@ -32,8 +52,10 @@ static void report(PGconn *conn, const char *payload)
 				   PQgetvalue(res, 0, 2), action, PQgetvalue(res, 0, 3));
 		else
 			printf("event %s (no mail)\n", action);
-		fflush(stdout);
 	}
+	else
+		printf("ignored a notification of event %s, which does not exist\n", event_id);
+	fflush(stdout);
 	PQclear(res);
 }
 

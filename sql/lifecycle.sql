@@ -143,3 +143,7 @@ INSERT INTO apikeys.keys (key_id, client_id, tenant_id, name, hint, key_hash, ha
   FROM apikeys._generate_key('gx')
   RETURNING key_id = apikeys._key_id_of(client_id) AS derived;
 RESET apikeys.actor;
+-- No key is made in a read-only transaction (nor on a standby: test/t).
+BEGIN READ ONLY;
+SELECT err($$SELECT apikeys.create_key('globex', 'read only')$$);
+ROLLBACK;

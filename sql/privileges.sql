@@ -53,4 +53,24 @@ SELECT apikeys.revoke_key(:k2);
 SELECT code FROM apikeys.verify(:'key');
 SELECT err($$SELECT apikeys._generate_key('ak')$$);
 RESET ROLE;
+
+-- A DBA's role that writes keys with plain SQL (UPDATE and DELETE on the table, EXECUTE on
+-- the actor function its defaults call, nothing else): the triggers still validate, lock,
+-- count and record the events, with the table owner's rights.
+CREATE ROLE apikeys_writer;
+GRANT USAGE ON SCHEMA apikeys TO apikeys_writer;
+GRANT SELECT (key_id, name, status), UPDATE (name, status), DELETE ON apikeys.keys TO apikeys_writer;
+GRANT EXECUTE ON FUNCTION apikeys._actor() TO apikeys_writer;
+SELECT key_id AS k3 FROM apikeys.create_key('initech', 'for the writer') \gset
+SET ROLE apikeys_writer;
+UPDATE apikeys.keys SET name = 'renamed by the writer' WHERE key_id = :k3;
+SELECT err(format('UPDATE apikeys.keys SET status = %L WHERE key_id = %s', 'lost', :k3));
+UPDATE apikeys.keys SET status = 'revoked' WHERE key_id = :k3;
+DELETE FROM apikeys.keys WHERE key_id = :k3;
+SELECT err($$SELECT * FROM apikeys.events$$);
+RESET ROLE;
+SELECT action, actor = session_user AS by_session_user, details - 'client_id' - 'revoked_at' AS details
+  FROM apikeys.events WHERE key_id = :k3 ORDER BY at;
+DROP OWNED BY apikeys_writer;
+DROP ROLE apikeys_writer;
 DROP ROLE apikeys_nobody;

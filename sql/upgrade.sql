@@ -99,8 +99,13 @@ SELECT has_function_privilege('upgrade_actor', 'apikeys._key_id_of(text)', 'EXEC
        has_function_privilege('upgrade_actor', 'apikeys._actor()', 'EXECUTE') AS actor_kept,
        has_function_privilege('upgrade_other', 'apikeys._key_id_of(text)', 'EXECUTE') AS other_has_none;
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'apikeys.tenants'::regclass AND NOT tgisinternal ORDER BY 1;
--- The payload of 1.0's events is still byte for byte the same.
-SELECT count(*) AS payloads, count(*) FILTER (WHERE apikeys._event_payload(e, p.owner) = p.payload) AS same
+-- Since 1.2 the payload names no person and writes the ids as strings; the event rows
+-- keep everything the 1.0 payloads showed.
+SELECT count(DISTINCT p.event_id) AS events,
+       count(*) FILTER (WHERE apikeys._event_payload(e)::json ->> 'event_id' = e.event_id::text) AS ids_as_strings,
+       count(*) FILTER (WHERE apikeys._event_payload(e)::json ->> 'owner' IS NULL
+                          AND apikeys._event_payload(e)::json ->> 'actor' IS NULL) AS no_person,
+       count(*) FILTER (WHERE p.payload::json ->> 'actor' = left(e.actor, 500)) AS actor_in_row
   FROM payloads_10 p JOIN apikeys.events e USING (event_id);
 SELECT count(*) AS loose_objects FROM pg_proc p
  WHERE p.pronamespace = 'apikeys'::regnamespace

@@ -6,25 +6,15 @@ CREATE FUNCTION apikeys.current_actor() RETURNS text
   AS 'MODULE_PATHNAME', 'apikeys_actor' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION apikeys.current_actor() IS 'The actor recorded for changes in this transaction: SET LOCAL apikeys.actor = ''user-42'', or the session user when it is unset.';
 
-CREATE FUNCTION apikeys._event_payload(ev apikeys.events, owner text) RETURNS text
-  AS 'MODULE_PATHNAME', 'apikeys_event_payload' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION apikeys._event_payload(apikeys.events, text) IS 'The NOTIFY payload of an event: ids, action, time, tenant, owner and actor as JSON, never a secret; names cut to 500 characters so the payload stays under NOTIFY''s 8000 bytes.';
+CREATE FUNCTION apikeys._event_payload(ev apikeys.events) RETURNS text
+  AS 'MODULE_PATHNAME', 'apikeys_event_payload_v2' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION apikeys._event_payload(apikeys.events) IS 'The NOTIFY payload of an event: {"event_id", "action", "at", "tenant_id", "key_id", "key_set_id"}, ids as JSON strings, the tenant id cut to 500 characters. No name, owner, actor or secret: a listener reads the event row by its id with its own privileges.';
 
--- Called by the triggers (which run as the extension's owner): not SECURITY DEFINER, so a
--- role that may not insert events cannot forge one through it.
-CREATE FUNCTION apikeys._record_event(tenant_id text, key_id bigint, key_set_id bigint,
-    action text, details jsonb, owner text)
-  RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  ev apikeys.events;
-BEGIN
-  INSERT INTO apikeys.events (tenant_id, key_id, key_set_id, action, details)
-  VALUES (tenant_id, key_id, key_set_id, action, coalesce(details, '{}'))
-  RETURNING * INTO ev;
-  PERFORM pg_notify('apikeys_events', apikeys._event_payload(ev, owner));
-END $$;
-COMMENT ON FUNCTION apikeys._record_event(text, bigint, bigint, text, jsonb, text) IS 'Records one event and announces it with NOTIFY apikeys_events at commit.';
+-- Called by the triggers and management functions (which run as the extension's owner):
+-- not SECURITY DEFINER, so a role that may not insert events cannot forge one through it.
+CREATE FUNCTION apikeys._record_event(tenant_id text, key_id bigint, key_set_id bigint, action text, details jsonb)
+  RETURNS void AS 'MODULE_PATHNAME', 'apikeys_record_event' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION apikeys._record_event(text, bigint, bigint, text, jsonb) IS 'Records one event (the row''s id, time and actor come from the column defaults) and announces it with NOTIFY apikeys_events at commit.';
 
 CREATE FUNCTION apikeys._changes(old_row jsonb, new_row jsonb) RETURNS jsonb
   LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp

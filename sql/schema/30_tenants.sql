@@ -60,11 +60,11 @@ DECLARE
 BEGIN
   IF TG_OP = 'INSERT' THEN
     PERFORM apikeys._record_event(NEW.tenant_id, NULL, NULL, 'tenant_created',
-      to_jsonb(NEW) - 'tenant_id' - 'created_at' - 'updated_at', NULL);
+      to_jsonb(NEW) - 'tenant_id' - 'created_at' - 'updated_at');
   ELSIF TG_OP = 'UPDATE' THEN
     changes := apikeys._changes(to_jsonb(OLD), to_jsonb(NEW));
     IF changes <> '{}' THEN
-      PERFORM apikeys._record_event(NEW.tenant_id, NULL, NULL, 'tenant_updated', changes, NULL);
+      PERFORM apikeys._record_event(NEW.tenant_id, NULL, NULL, 'tenant_updated', changes);
     END IF;
   END IF;
   RETURN NULL;

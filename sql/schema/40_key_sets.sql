@@ -74,7 +74,7 @@ BEGIN
               HINT = 'Delete a key set, or raise the tenant''s max_key_sets.';
     END IF;
     PERFORM apikeys._record_event(NEW.tenant_id, NULL, NEW.key_set_id, 'key_set_created',
-      jsonb_build_object('name', NEW.name, 'permissions', NEW.permissions, 'owner', NEW.owner), NEW.owner);
+      jsonb_build_object('name', NEW.name, 'permissions', NEW.permissions, 'owner', NEW.owner));
   ELSIF TG_OP = 'UPDATE' THEN
     IF NEW.permissions IS DISTINCT FROM OLD.permissions THEN
       UPDATE apikeys.keys SET permissions = NEW.permissions
@@ -83,11 +83,11 @@ BEGIN
     END IF;
     changes := apikeys._changes(to_jsonb(OLD), to_jsonb(NEW));
     IF changes <> '{}' THEN
-      PERFORM apikeys._record_event(NEW.tenant_id, NULL, NEW.key_set_id, 'key_set_updated', changes, NEW.owner);
+      PERFORM apikeys._record_event(NEW.tenant_id, NULL, NEW.key_set_id, 'key_set_updated', changes);
     END IF;
   ELSE
     PERFORM apikeys._record_event(OLD.tenant_id, NULL, OLD.key_set_id, 'key_set_deleted',
-      jsonb_build_object('name', OLD.name), OLD.owner);
+      jsonb_build_object('name', OLD.name));
   END IF;
   RETURN NULL;
 END $$;

@@ -1,6 +1,8 @@
 ------------------------------------------------------------------------------------------
--- Management functions. Each is SECURITY DEFINER: the caller needs EXECUTE, not grants on
--- the tables; the triggers enforce every rule and record every event.
+-- Management functions: the caller needs EXECUTE on them, not grants on the tables. The SQL
+-- ones are SECURITY DEFINER; create_key is C and writes the key row itself (as the table's
+-- owner), so it needs no SECURITY DEFINER. The triggers enforce every rule and record every
+-- event.
 ------------------------------------------------------------------------------------------
 CREATE FUNCTION apikeys.create_tenant(tenant_id text, enabled boolean DEFAULT true,
     max_key_sets integer DEFAULT 5, max_active_keys_per_set integer DEFAULT 5,
@@ -88,36 +90,7 @@ CREATE FUNCTION apikeys.create_key(tenant_id text, name text, owner text DEFAULT
     permissions text[] DEFAULT NULL, expires_in interval DEFAULT NULL, key_set_id bigint DEFAULT NULL,
     description text DEFAULT NULL)
   RETURNS TABLE (key_id bigint, client_id text, key text)
-  LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  t apikeys.tenants;
-  s apikeys.key_sets;
-  g record;
-  id bigint;
-BEGIN
-  t := apikeys._require_tenant(create_key.tenant_id);
-  IF create_key.key_set_id IS NOT NULL THEN
-    s := apikeys._require_key_set(create_key.key_set_id);
-    IF s.tenant_id <> t.tenant_id THEN
-      RAISE EXCEPTION 'key set % does not exist in tenant "%"', create_key.key_set_id, t.tenant_id
-        USING ERRCODE = 'no_data_found';
-    END IF;
-  END IF;
-  IF create_key.expires_in <= interval '0' THEN
-    RAISE EXCEPTION 'expires_in must be a positive interval (got %)', create_key.expires_in
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  g := apikeys._generate_key(t.key_prefix);
-  INSERT INTO apikeys.keys AS k (client_id, tenant_id, key_set_id, owner, name, description, permissions,
-      permissions_inherited, expires_at, hint, key_hash, hash_scheme)
-  VALUES (g.client_id, t.tenant_id, create_key.key_set_id, create_key.owner, create_key.name,
-      create_key.description, coalesce(create_key.permissions, s.permissions, '{}'),
-      create_key.permissions IS NULL AND create_key.key_set_id IS NOT NULL,
-      now() + create_key.expires_in, g.hint, g.key_hash, g.hash_scheme)
-  RETURNING k.key_id INTO id;
-  RETURN QUERY SELECT id, g.client_id, g.key;
-END $$;
+  AS 'MODULE_PATHNAME', 'apikeys_create_key' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION apikeys.create_key(text, text, text, text[], interval, bigint, text) IS 'Creates a key and returns (key_id, client_id, key): the only time the plaintext key is shown. Without permissions a key in a set inherits the set''s; without expires_in the tenant''s default_expiry (or max_expiry) applies. Obeys every tenant limit (23514, 55000).';
 
 CREATE FUNCTION apikeys.update_key(key_id bigint, name text DEFAULT NULL, permissions text[] DEFAULT NULL,
@@ -229,38 +202,9 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION apikeys.delete_key_set(bigint) IS 'Deletes a key set and its keys; refused while any key of the set is active (55000).';
 
-CREATE FUNCTION apikeys._roll_key(p_key_id bigint, grace interval, OUT client_id text, OUT key text)
-  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  k apikeys.keys;
-  g record;
-BEGIN
-  IF grace IS NULL OR grace < interval '0' THEN
-    RAISE EXCEPTION 'grace must be zero or a positive interval (got %)', coalesce(grace::text, 'NULL')
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  k := apikeys._require_key(p_key_id);
-  IF k.status = 'revoked' THEN
-    RAISE EXCEPTION 'key % ("%") is revoked and cannot be rolled', k.key_id, k.name
-      USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Revocation is irreversible: create a new key.';
-  END IF;
-  g := apikeys._generate_key(split_part(k.client_id, '_', 1), k.client_id);
-  UPDATE apikeys.keys x
-     SET previous_hash = CASE WHEN grace > interval '0' THEN x.key_hash END,
-         previous_hash_scheme = CASE WHEN grace > interval '0' THEN x.hash_scheme END,
-         previous_expires_at = CASE WHEN grace > interval '0' THEN least(now() + grace, x.expires_at) END,
-         key_hash = g.key_hash, hash_scheme = g.hash_scheme, hint = g.hint
-   WHERE x.key_id = p_key_id;
-  client_id := k.client_id;
-  key := g.key;
-END $$;
-COMMENT ON FUNCTION apikeys._roll_key(bigint, interval) IS 'The body of apikeys.roll_key: a new secret for the key, the old hash kept until now() + grace (never past the key''s expiry).';
-
 CREATE FUNCTION apikeys.roll_key(key_id bigint, grace interval DEFAULT '24 hours')
   RETURNS TABLE (key_id bigint, client_id text, key text)
-  LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-  AS $$ SELECT $1, r.client_id, r.key FROM apikeys._roll_key($1, $2) r $$;
+  AS 'MODULE_PATHNAME', 'apikeys_roll_key' LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION apikeys.roll_key(bigint, interval) IS 'Gives a key a new secret with the same client id and returns (key_id, client_id, key), shown once. The old secret keeps verifying until now() + grace, never past the key''s own expiry; grace => ''0'' cuts it off at once.';
 
 CREATE FUNCTION apikeys.purge(as_of timestamptz DEFAULT now()) RETURNS bigint

@@ -26,3 +26,9 @@ DROP FUNCTION apikeys._keys_after();
 
 -- One letter from the trigger function apikeys._keys_id(): renamed (its grants stay).
 ALTER FUNCTION apikeys._key_id(text) RENAME TO _key_id_of;
+
+-- Events: the payload names no person (ids as strings, no owner or actor), so the helpers
+-- lose their owner argument; create_key and roll_key are C and need no _roll_key.
+DROP FUNCTION apikeys._record_event(text, bigint, bigint, text, jsonb, text);
+DROP FUNCTION apikeys._event_payload(apikeys.events, text);
+DROP FUNCTION apikeys._roll_key(bigint, interval);

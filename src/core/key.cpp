@@ -20,12 +20,13 @@ bool valid_prefix(std::string_view prefix) noexcept {
 }
 
 namespace {
-NewKey complete_key(std::string client_id) {
+// The key of a client id and a secret (base62), with its checksum and hint.
+NewKey complete_key(std::string_view client_id, std::string_view secret) {
   NewKey k;
-  k.client_id = std::move(client_id);
-  k.key.reserve(k.client_id.size() + kSecretLen + kChecksumLen);
-  k.key = k.client_id;
-  k.key += random_base62(kSecretLen);
+  k.client_id.assign(client_id);
+  k.key.reserve(client_id.size() + kSecretLen + kChecksumLen);
+  k.key.assign(client_id);
+  k.key.append(secret);
   k.key += base62_fixed(crc32(k.key), kChecksumLen);
   k.hint = k.key.substr(k.key.size() - kHintLen);
   return k;
@@ -34,16 +35,23 @@ NewKey complete_key(std::string client_id) {
 
 NewKey generate_key(std::string_view prefix) {
   if (!valid_prefix(prefix)) throw Error("22023", "key prefix must be 1 to 10 lower-case letters or digits");
+  // The id and the secret from one draw of the CSPRNG.
+  std::string random = random_base62(kIdLen + kSecretLen);
   std::string client_id;
   client_id.reserve(prefix.size() + 1 + kIdLen);
   client_id.append(prefix).push_back('_');
-  client_id += random_base62(kIdLen);
-  return complete_key(std::move(client_id));
+  client_id.append(random, 0, kIdLen);
+  NewKey k = complete_key(client_id, std::string_view(random).substr(kIdLen));
+  OPENSSL_cleanse(&random[0], random.size());
+  return k;
 }
 
 NewKey generate_key_for_client(std::string_view client_id) {
   if (!valid_client_id(client_id)) throw Error("22023", "malformed client id");
-  return complete_key(std::string(client_id));
+  std::string secret = random_base62(kSecretLen);
+  NewKey k = complete_key(client_id, secret);
+  OPENSSL_cleanse(&secret[0], secret.size());
+  return k;
 }
 
 bool valid_client_id(std::string_view client_id) noexcept {

@@ -37,6 +37,27 @@ namespace apikeys::glue {
 
 const char *pepper() { return pepper_value ? pepper_value : ""; }
 
+core::Scheme new_key(const char *prefix, const char *client_id) {
+  const char *pep = pepper();
+  core::Scheme scheme = pep[0] ? core::Scheme::HmacSha256 : core::Scheme::Sha256;
+  CoreFailure fail;
+  bool ok = run_core(
+      [&] {
+        outbox().clear();
+        core::NewKey k = client_id ? core::generate_key_for_client(client_id) : core::generate_key(prefix);
+        unsigned char hash[core::kHashLen];
+        core::hash_key(scheme, pep, k.key, hash);
+        outbox().put(k.client_id);
+        outbox().put(k.key);
+        outbox().put(k.hint);
+        outbox().put(std::string_view(reinterpret_cast<const char *>(hash), sizeof hash));
+        OPENSSL_cleanse(&k.key[0], k.key.size());
+      },
+      &fail);
+  if (!ok) report(fail);
+  return scheme;
+}
+
 void keys_init() {
   DefineCustomStringVariable("apikeys.pepper", "Server-side secret mixed into key hashes (HMAC-SHA-256).",
                              "When set, new keys are stored as HMAC-SHA-256 with this pepper; keys stored "
@@ -106,25 +127,7 @@ APIKEYS_FUNCTION(apikeys_generate_key) {
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("key prefix must not be NULL")));
   char *prefix = text_to_cstring(PG_GETARG_TEXT_PP(0));
   char *client_id = PG_ARGISNULL(1) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(1));
-  const char *pep = apikeys::glue::pepper();
-  core::Scheme scheme = pep[0] ? core::Scheme::HmacSha256 : core::Scheme::Sha256;
-
-  // client id, key, hint, hash: fields 0-3 of the outbox.
-  CoreFailure fail;
-  bool ok = run_core(
-      [&] {
-        outbox().clear();
-        core::NewKey k = client_id ? core::generate_key_for_client(client_id) : core::generate_key(prefix);
-        unsigned char hash[core::kHashLen];
-        core::hash_key(scheme, pep, k.key, hash);
-        outbox().put(k.client_id);
-        outbox().put(k.key);
-        outbox().put(k.hint);
-        outbox().put(std::string_view(reinterpret_cast<const char *>(hash), sizeof hash));
-        OPENSSL_cleanse(&k.key[0], k.key.size());
-      },
-      &fail);
-  if (!ok) report(fail);
+  core::Scheme scheme = apikeys::glue::new_key(prefix, client_id);
 
   Datum values[5] = {PointerGetDatum(apikeys::glue::outbox_text(0)), PointerGetDatum(apikeys::glue::outbox_text(1)),
                      PointerGetDatum(apikeys::glue::outbox_text(2)), PointerGetDatum(apikeys::glue::outbox_bytea(3)),

@@ -1,31 +1,33 @@
 // Counts for the limit checks: run after the parent row is locked, under the latest snapshot
 // (every committed row), so two racing transactions can never both pass a limit; correct
-// under REPEATABLE READ and SERIALIZABLE too.
+// under REPEATABLE READ and SERIALIZABLE too. Each is one index scan; which rows count is the
+// core's rule (core::counts_in_set, core::is_live).
 #include "limits.hpp"
 
+#include "tables.hpp"
+#include "writes.hpp"
+
 extern "C" {
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
-#include "utils/snapmgr.h"
+#include "access/xact.h"
+#include "utils/fmgroids.h"
+#include "utils/timestamp.h"
 }
+
+namespace core = apikeys::core;
+using namespace apikeys::glue::tables;
 
 namespace {
 
-// Runs a count(*) query under the latest snapshot.
-int64 fresh_count(SPIPlanPtr *cache, const char *sql, int nargs, Oid *types, Datum *values) {
-  SPI_connect();
-  if (*cache == nullptr) {
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-    if (plan == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-    SPI_keepplan(plan);
-    *cache = plan;
-  }
-  int rc = SPI_execute_snapshot(*cache, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, false, false, 1);
-  if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "count query failed: %s", SPI_result_code_string(rc));
-  bool isnull;
-  int64 n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-  SPI_finish();
-  return n;
+// The key's state from a keys row in a slot.
+core::KeyState state_in(TupleTableSlot *slot) {
+  bool n_status, n_expires;
+  Datum status = slot_getattr(slot, keys.att[kStatus], &n_status);
+  Datum expires = slot_getattr(slot, keys.att[kExpiresAt], &n_expires);
+  core::KeyState s;
+  s.status = n_status ? core::KeyStatus::Inactive : core::parse_key_status(apikeys::glue::text_view(status));
+  s.has_expiry = !n_expires;
+  s.expires_at = n_expires ? 0 : DatumGetTimestampTz(expires);
+  return s;
 }
 
 }  // namespace
@@ -33,35 +35,28 @@ int64 fresh_count(SPIPlanPtr *cache, const char *sql, int nargs, Oid *types, Dat
 namespace apikeys::glue {
 
 int64 count_key_sets(Datum tenant_id) {
-  static SPIPlanPtr plan = nullptr;
-  Oid types[1] = {TEXTOID};
-  Datum values[1] = {tenant_id};
-  return fresh_count(&plan,
-                     "SELECT pg_catalog.count(*) FROM apikeys.key_sets "
-                     "WHERE tenant_id OPERATOR(pg_catalog.=) $1",
-                     1, types, values);
+  relcache::resolve(&key_sets);
+  RegProcedure eq[1] = {F_TEXTEQ};
+  return count_latest(key_sets.relid, key_sets.index[kKeySetsTenantIndex], 1, eq, &tenant_id,
+                      [](TupleTableSlot *) { return true; });
 }
 
 int64 count_active_keys(int64 key_set_id) {
-  static SPIPlanPtr plan = nullptr;
-  Oid types[1] = {INT8OID};
-  Datum values[1] = {Int64GetDatum(key_set_id)};
-  return fresh_count(&plan,
-                     "SELECT pg_catalog.count(*) FROM apikeys.keys "
-                     "WHERE key_set_id OPERATOR(pg_catalog.=) $1 "
-                     "AND apikeys._counts_in_set(status, expires_at)",
-                     1, types, values);
+  relcache::resolve(&keys);
+  RegProcedure eq[1] = {F_INT8EQ};
+  Datum value = Int64GetDatum(key_set_id);
+  TimestampTz now = GetCurrentTransactionStartTimestamp();
+  return count_latest(keys.relid, keys.index[kKeysKeySetIndex], 1, eq, &value,
+                      [&](TupleTableSlot *slot) { return core::counts_in_set(state_in(slot), now); });
 }
 
 int64 count_live_keys(Datum tenant_id, Datum owner) {
-  static SPIPlanPtr plan = nullptr;
-  Oid types[2] = {TEXTOID, TEXTOID};
+  relcache::resolve(&keys);
+  RegProcedure eq[2] = {F_TEXTEQ, F_TEXTEQ};
   Datum values[2] = {tenant_id, owner};
-  return fresh_count(&plan,
-                     "SELECT pg_catalog.count(*) FROM apikeys.keys "
-                     "WHERE tenant_id OPERATOR(pg_catalog.=) $1 AND owner OPERATOR(pg_catalog.=) $2 "
-                     "AND apikeys._live(status, expires_at)",
-                     2, types, values);
+  TimestampTz now = GetCurrentTransactionStartTimestamp();
+  return count_latest(keys.relid, keys.index[kKeysTenantOwnerIndex], 2, eq, values,
+                      [&](TupleTableSlot *slot) { return core::is_live(state_in(slot), now); });
 }
 
 }  // namespace apikeys::glue

@@ -5,9 +5,8 @@
 #include "keys.hpp"
 #include "relcache.hpp"
 #include "signing_keys.hpp"
-#include "tenants.hpp"
+#include "tables.hpp"
 #include "tokens.hpp"
-#include "verify.hpp"
 
 extern "C" {
 #include "utils/guc.h"
@@ -23,8 +22,7 @@ void _PG_init(void) {
   apikeys::glue::keys_init();
   apikeys::glue::events_init();
   apikeys::glue::binding_init();
-  apikeys::glue::tenants_init();
-  apikeys::glue::verify_init();
+  apikeys::glue::tables::tables_init();
   apikeys::glue::signing_keys_init();
   apikeys::glue::tokens_init();
 #if PG_VERSION_NUM >= 150000

@@ -25,7 +25,7 @@ namespace apikeys::glue::relcache {
 
 namespace {
 
-constexpr int kMaxTables = 8;
+constexpr int kMaxTables = 16;
 Table *tables[kMaxTables];
 int ntables = 0;
 uint64 inval_count = 0;  // every invalidation that concerned a watched table

@@ -24,7 +24,7 @@ extern "C" {
 
 namespace apikeys::glue::relcache {
 
-constexpr int kMaxColumns = 24;
+constexpr int kMaxColumns = 40;
 constexpr int kMaxIndexes = 4;
 
 struct Table {

@@ -5,6 +5,7 @@
 #include "tenants.hpp"
 
 #include "relcache.hpp"
+#include "tables.hpp"
 
 extern "C" {
 #include "common/hashfn.h"
@@ -16,8 +17,7 @@ namespace {
 
 namespace relcache = apikeys::glue::relcache;
 
-relcache::Table tenants = {"tenants", {"enabled", nullptr}, {nullptr}};
-constexpr int kEnabled = 0;
+using apikeys::glue::tables::tenants;
 
 struct TenantSlot {
   uint32 generation;
@@ -45,7 +45,7 @@ bool read_enabled(text *tenant_id, Snapshot snapshot) {
   relcache::probe_unique(tenants.relid, tenants.pkey, F_TEXTEQ, PointerGetDatum(tenant_id), snapshot,
                          [&](TupleTableSlot *slot) {
                            bool isnull;
-                           Datum d = slot_getattr(slot, tenants.att[kEnabled], &isnull);
+                           Datum d = slot_getattr(slot, tenants.att[apikeys::glue::tables::kTenantEnabled], &isnull);
                            enabled = !isnull && DatumGetBool(d);
                          });
   return enabled;
@@ -54,8 +54,6 @@ bool read_enabled(text *tenant_id, Snapshot snapshot) {
 }  // namespace
 
 namespace apikeys::glue {
-
-void tenants_init() { relcache::watch(&tenants); }
 
 bool tenant_enabled(text *tenant_id) {
   relcache::accept_invalidations();

@@ -10,7 +10,4 @@ namespace apikeys::glue {
 // 1.0 schema without the invalidation trigger, as the statement's snapshot sees it).
 bool tenant_enabled(text *tenant_id);
 
-// From _PG_init: makes apikeys.tenants known to the relcache callback.
-void tenants_init();
-
 }  // namespace apikeys::glue

@@ -5,6 +5,7 @@
 #include "keys.hpp"
 #include "permissions.hpp"
 #include "relcache.hpp"
+#include "tables.hpp"
 #include "tenants.hpp"
 
 extern "C" {
@@ -21,28 +22,7 @@ using apikeys::glue::Verdict;
 
 namespace {
 
-// The columns verify reads, in the order of keys.columns.
-enum KeyColumn {
-  kKeyId,
-  kClientId,
-  kTenantId,
-  kKeySetId,
-  kOwner,
-  kPermissions,
-  kStatus,
-  kExpiresAt,
-  kKeyHash,
-  kHashScheme,
-  kPreviousHash,
-  kPreviousHashScheme,
-  kPreviousExpiresAt,
-};
-relcache::Table keys = {
-    "keys",
-    {"key_id", "client_id", "tenant_id", "key_set_id", "owner", "permissions", "status", "expires_at", "key_hash",
-     "hash_scheme", "previous_hash", "previous_hash_scheme", "previous_expires_at", nullptr},
-    {"keys_client_id_key", nullptr}};
-constexpr int kClientIdIndex = 0;
+using namespace apikeys::glue::tables;
 
 // Hash of the presented key under a stored scheme, compared in constant time.
 bool hash_matches(std::string_view key, Datum scheme_d, Datum hash_d) {
@@ -96,8 +76,6 @@ void take_details(const Datum *v, const bool *n, Verdict *r) {
 
 namespace apikeys::glue {
 
-void verify_init() { relcache::watch(&keys); }
-
 void verify_presented_key(Datum key_d, bool key_isnull, Datum required, bool required_isnull, Verdict *r) {
   *r = verdict_of(core::Code::Malformed);
   if (key_isnull) return;
@@ -137,7 +115,7 @@ void verify_presented_key(Datum key_d, bool key_isnull, Datum required, bool req
   // A key made by 1.0 (a random id), or none: the client id's own unique index.
   if (!held) {
     text *client_t = cstring_to_text_with_len(client_id.data(), static_cast<int>(client_id.size()));
-    relcache::probe_unique(keys.relid, keys.index[kClientIdIndex], F_TEXTEQ, PointerGetDatum(client_t), snapshot,
+    relcache::probe_unique(keys.relid, keys.index[kKeysClientIdIndex], F_TEXTEQ, PointerGetDatum(client_t), snapshot,
                            examine);
   }
   if (!matched) return;

@@ -17,7 +17,4 @@ void verify_presented_key(Datum key, bool key_isnull, Datum required, bool requi
 // and, for an otherwise valid key, the tenant switch.
 core::Code key_state(int64 key_id);
 
-// From _PG_init: makes apikeys.keys known to the relcache callback.
-void verify_init();
-
 }  // namespace apikeys::glue

@@ -1,5 +1,6 @@
 # A listener receives the NOTIFY of committed changes and nothing of rolled-back ones; the
-# example consumer examples/notify_owner.c prints the mail it would send.
+# example consumer examples/notify_owner.c reads the event row each notification names and
+# prints the mail it would send, and ignores a forged notification.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -26,9 +27,9 @@ chomp $incdir;
 system('cc', '-o', $bin, "$root/examples/notify_owner.c", "-I$incdir", '-lpq') == 0
   or BAIL_OUT('could not build examples/notify_owner.c');
 
-# Start it: it stops after 3 notifications or 20 s of silence.
+# Start it: it stops after 5 notifications or 20 s of silence.
 my ($out, $err) = ('', '');
-my $h = start([ $bin, $node->connstr('postgres'), '3', '20' ], '>', \$out, '2>', \$err, timeout(60));
+my $h = start([ $bin, $node->connstr('postgres'), '5', '20' ], '>', \$out, '2>', \$err, timeout(60));
 pump $h until $out =~ /listening/;
 
 # A rolled-back creation notifies nobody; a committed creation and revocation do.
@@ -47,13 +48,20 @@ SELECT apikeys.revoke_key($key_id, 'stolen');
 COMMIT;
 SELECT apikeys.update_key($key_id, description => 'noted');
 });
+# Anyone who can connect may NOTIFY: forged payloads are not believed.
+$node->safe_psql('postgres', q{
+SELECT pg_notify('apikeys_events', '{"event_id": "12345", "action": "revoked", "owner": "alice@example.com"}');
+SELECT pg_notify('apikeys_events', 'not json');
+});
 finish $h;
 
 is($out, "listening\n"
 	. "send mail to owner alice: key $key_id created by admin-7\n"
 	. "send mail to owner alice: key $key_id revoked by sec-team\n"
-	. "event updated (no mail)\n",
-	'the consumer saw the committed creation and revocation, and nothing of the rollback');
+	. "event updated (no mail)\n"
+	. "ignored a notification of event 12345, which does not exist\n"
+	. "ignored a notification that names no event\n",
+	'the consumer saw the committed creation and revocation, nothing of the rollback, and ignored forgeries');
 unlike($out, qr/mallory/, 'nothing from the rolled-back transaction');
 is($err, '', 'no errors');
 
@@ -65,6 +73,18 @@ my ($k2, $plain) = split /\|/, $node->safe_psql('postgres',
 my $notes = $psql->query_safe('SELECT 1');
 $psql->quit;
 like($notes, qr/"action" : "created"/, 'a second session receives the payload');
-unlike($notes, qr/\Q$plain\E|key_hash|\\\\x/, 'the payload carries no key and no hash');
+like($notes, qr/"key_id" : "$k2"/, 'ids are JSON strings');
+unlike($notes, qr/\Q$plain\E|key_hash|\\\\x|bob|actor|owner/, 'the payload carries no key, no hash and no person');
+
+# JavaScript and Python read the 63-bit ids exactly (as JSON numbers, JavaScript rounds them).
+my ($payload) = $notes =~ /with payload "(\{.*?\})" received/;
+ok(defined $payload, 'the payload is shown');
+SKIP: {
+	skip 'node is not installed', 1 unless system('node --version >/dev/null 2>&1') == 0;
+	my $js = `node -e 'process.stdout.write(String(JSON.parse(process.argv[1]).key_id))' '$payload'`;
+	is($js, $k2, 'JavaScript reads the key id exactly');
+}
+my $py = `python3 -c 'import json, sys; print(json.loads(sys.argv[1])["key_id"], end="")' '$payload'`;
+is($py, $k2, 'Python reads the key id exactly');
 
 done_testing();

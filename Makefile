@@ -26,10 +26,10 @@ PG_CXXFLAGS += -Werror -Wshadow
 endif
 SHLIB_LINK = -lcrypto -lstdc++
 
-REGRESS = setup verify encoding lifecycle limits purge privileges secrets tokens rls events parallel upgrade schema
+REGRESS = setup verify encoding lifecycle limits purge privileges secrets tokens rls events members allowlists parallel upgrade schema
 # Each suite brings its own server (run as a non-root user: see test/run-tests.sh).
 REGRESS_OPTS = --inputdir=. --temp-instance=tmp_check_regress --temp-config=test/regress.conf
-ISOLATION = race_insert_insert race_activate_activate race_insert_activate race_delete_set race_key_sets race_owner lock_order tenant_switch
+ISOLATION = race_insert_insert race_activate_activate race_insert_activate race_delete_set race_key_sets race_owner lock_order tenant_switch members_demote members_switch
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --temp-instance=tmp_check_iso --temp-config=test/regress.conf
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
@@ -50,8 +50,10 @@ sql/apikeys--$(EXTVERSION).sql: $(SCHEMA_FILES)
 
 # The hand-written part, the comments of the data files, then the behaviour files with
 # CREATE OR REPLACE (functions keep their oids and grants).
-sql/apikeys--1.1--1.2.sql: sql/upgrade/1.1--1.2.sql $(SCHEMA_DATA) $(SCHEMA_CODE) $(wildcard sql/upgrade/1.1--1.2-after.sql)
-	( $(call SCRIPT_HEADER,ALTER EXTENSION apikeys UPDATE TO '\''1.2'\''); cat sql/upgrade/1.1--1.2.sql; \
+sql/apikeys--1.1--1.2.sql: sql/upgrade/1.1--1.2.sql $(SCHEMA_FILES) $(SCHEMA_CODE) $(wildcard sql/upgrade/1.1--1.2-after.sql)
+	( $(call SCRIPT_HEADER,ALTER EXTENSION apikeys UPDATE TO '\''1.2'\''); \
+	  awk '/^-- include: / { f = "sql/schema/" $$3; while ((getline l < f) > 0) print l; close(f); next } { print }' \
+	    sql/upgrade/1.1--1.2.sql; \
 	  awk '/^COMMENT ON /{on=1} on{print} on && /;[ \t]*$$/{on=0}' $(SCHEMA_DATA); \
 	  sed -e 's/^CREATE FUNCTION /CREATE OR REPLACE FUNCTION /' -e 's/^CREATE TRIGGER /CREATE OR REPLACE TRIGGER /' \
 	    $(SCHEMA_CODE); \

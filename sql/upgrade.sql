@@ -84,6 +84,12 @@ SELECT count(*) AS loose_objects FROM pg_proc p
 -- 1.1 -> 1.2: keys of both versions keep verifying, grants stay, the renamed helper keeps
 -- its grants, the tenant cache keeps working under its new trigger.
 GRANT EXECUTE ON FUNCTION apikeys._key_id(text) TO upgrade_actor;
+-- Grants on the functions whose signatures change, and on the keys table it rewrites.
+GRANT EXECUTE ON FUNCTION apikeys.verify(text, text[]), apikeys.authenticate(text, text[]),
+  apikeys.create_key(text, text, text, text[], interval, bigint, text) TO upgrade_actor;
+GRANT SELECT (key_id, name, status) ON apikeys.keys TO upgrade_actor;
+GRANT SELECT ON apikeys.keys TO upgrade_other;
+SELECT count(*) AS keys_before, count(*) FILTER (WHERE status = 'active') AS active_before FROM apikeys.keys \gset
 ALTER EXTENSION apikeys UPDATE TO '1.2';
 SELECT extversion FROM pg_extension WHERE extname = 'apikeys';
 SELECT code, key_id = :old_id AS same_key FROM apikeys.verify(:'rolled');
@@ -98,6 +104,23 @@ SELECT code FROM apikeys.verify(:'v12_key');
 SELECT has_function_privilege('upgrade_actor', 'apikeys._key_id_of(text)', 'EXECUTE') AS renamed_kept,
        has_function_privilege('upgrade_actor', 'apikeys._actor()', 'EXECUTE') AS actor_kept,
        has_function_privilege('upgrade_other', 'apikeys._key_id_of(text)', 'EXECUTE') AS other_has_none;
+SELECT has_function_privilege('upgrade_actor', 'apikeys.verify(text, text[], inet)', 'EXECUTE') AS verify_kept,
+       has_function_privilege('upgrade_actor', 'apikeys.authenticate(text, text[], inet)', 'EXECUTE') AS authenticate_kept,
+       has_function_privilege('upgrade_actor',
+         'apikeys.create_key(text, text, text, text[], interval, bigint, text, cidr[], integer, interval)', 'EXECUTE') AS create_kept,
+       has_function_privilege('upgrade_other', 'apikeys.verify(text, text[], inet)', 'EXECUTE') AS other_has_none;
+-- The rewritten keys table: the same rows, the same grants (table and columns).
+SELECT count(*) = :keys_before AS same_keys, count(*) FILTER (WHERE status = 'active') = :active_before AS same_active
+  FROM apikeys.keys WHERE key_id <> :v12_id;
+SELECT has_column_privilege('upgrade_actor', 'apikeys.keys', 'name', 'SELECT') AS column_kept,
+       has_column_privilege('upgrade_actor', 'apikeys.keys', 'key_hash', 'SELECT') AS hash_not_given,
+       has_table_privilege('upgrade_other', 'apikeys.keys', 'SELECT') AS table_kept;
+SELECT count(*) AS old_tables FROM pg_class WHERE relnamespace = 'apikeys'::regnamespace AND relname ~ '_1_1';
+-- The callers of 1.1 verify as before, as the role that held the grant.
+SET ROLE upgrade_actor;
+SELECT code FROM apikeys.verify(:'v12_key');
+SELECT code FROM apikeys.verify(:'v12_key', '{}');
+RESET ROLE;
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'apikeys.tenants'::regclass AND NOT tgisinternal ORDER BY 1;
 -- Since 1.2 the payload names no person and writes the ids as strings; the event rows
 -- keep everything the 1.0 payloads showed.

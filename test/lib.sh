@@ -22,7 +22,7 @@ SUDO=""
 
 # Debian packages the build and the tests need; only missing ones are installed.
 APIKEYS_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron libpq-dev
-  libipc-run-perl libgtest-dev nlohmann-json3-dev pgbouncer make g++ clang-format"
+  libssl-dev openssl python3 libipc-run-perl libgtest-dev nlohmann-json3-dev pgbouncer make g++ clang-format"
 
 install_deps() {
   local missing=()
@@ -39,8 +39,8 @@ install_deps() {
 # Builds (with WERROR=1 when asked) and installs into the PostgreSQL of PG_CONFIG.
 build_install() {
   echo "== building and installing apikeys for PostgreSQL $PG_MAJOR"
-  make -C "$APIKEYS_ROOT" -s -j2 PG_CONFIG="$PG_CONFIG" ${WERROR:+WERROR=$WERROR} >/dev/null
-  $SUDO make -C "$APIKEYS_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+  make -C "$APIKEYS_ROOT" -s -j2 PG_CONFIG="$PG_CONFIG" ${WERROR:+WERROR=$WERROR} >/dev/null || return 1
+  $SUDO make -C "$APIKEYS_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null || return 1
 }
 
 # The user that owns test clusters: the caller, or "postgres" when running as root.

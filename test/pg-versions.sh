@@ -6,11 +6,11 @@
 # `prepare` needs the network.
 #
 #   bash test/pg-versions.sh prepare VERSION       make the chroot of VERSION, or reuse it
-#   bash test/pg-versions.sh test VERSION [ARGS]   run the suite in it (ARGS: run-tests.sh's)
+#   bash test/pg-versions.sh test VERSION [ARGS]   run the suite in it (ARGS go to run-tests.sh)
 #   bash test/pg-versions.sh all                   prepare and test every VERSION below
 #   bash test/pg-versions.sh shell VERSION [CMD]   CMD (default: bash) in the chroot, mounted
 #
-#   APIKEYS_CHROOT_CACHE=/var/cache/apikeys  where chroot-VERSION lives (about 1.5 GB each)
+#   APIKEYS_CHROOT_CACHE=/var/cache/apikeys  where chroot-VERSION lives (1.3-1.5 GB each)
 #   APIKEYS_CHROOT_REBUILD=1                 prepare makes the chroot again even if complete
 #   APIKEYS_DEBIAN_MIRROR=http://deb.debian.org/debian
 #   APIKEYS_PGVER_OUT=/tmp                   where `test` leaves pgver-VERSION-test.log and
@@ -108,9 +108,9 @@ unmount_chroot() {
   MOUNTED_ROOT=""
   for sig in TERM KILL; do
     left=0
-    for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-      if [ "$(readlink "/proc/$pid/root" 2>/dev/null)" = "$root" ]; then
-        kill "-$sig" "$pid" 2>/dev/null || true
+    for pid in /proc/[0-9]*; do
+      if [ "$(readlink "$pid/root" 2>/dev/null)" = "$root" ]; then
+        kill "-$sig" "${pid#/proc/}" 2>/dev/null || true
         left=1
       fi
     done

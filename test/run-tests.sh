@@ -9,15 +9,24 @@ source "$(dirname "$0")/lib.sh"
 install_deps
 failures=()
 
-echo "== format check (clang-format)"
-if ! make -C "$APIKEYS_ROOT" -s format-check; then
-  failures+=("format: run make format")
+# The tree is formatted with clang-format 14 (Debian 12's); other versions lay some lines
+# out differently, so the check runs with that one only.
+clang_major=$(clang-format --version 2>/dev/null | sed -nE 's/.*version ([0-9]+).*/\1/p')
+if [ "$clang_major" = 14 ]; then
+  echo "== format check (clang-format 14)"
+  make -C "$APIKEYS_ROOT" -s format-check || failures+=("format: run make format")
+else
+  echo "== format check skipped: clang-format ${clang_major:-missing}, the tree is formatted with 14"
 fi
 
 echo "== layout check (CONTRIBUTING.md)"
 bash "$APIKEYS_ROOT/test/check-layout.sh" || failures+=("layout: see test/check-layout.sh")
 
-WERROR=1 build_install
+if ! WERROR=1 build_install; then
+  echo "PostgreSQL $($PG_CONFIG --version | sed 's/PostgreSQL //')"
+  printf 'failed: %s\n' "${failures[@]}" "build: the extension did not build (see above)"
+  exit 1
+fi
 
 echo "== core unit tests"
 unit_log=$(mktemp)

@@ -1,4 +1,4 @@
--- The key lifecycle in ten steps, as an app server and a DBA would run it.
+-- The key lifecycle in twelve steps, as an app server and a DBA would run it.
 \set QUIET on
 \pset footer off
 \set ECHO none
@@ -65,3 +65,24 @@ SELECT apikeys.activate_key(:key_id) \gset
 SELECT action, actor, key_id = :key_id AS this_key FROM apikeys.events WHERE tenant_id = 'acme' ORDER BY at;
 \echo '   Final answer for the revoked key:'
 SELECT valid, code FROM apikeys.verify(:'key');
+
+\echo '11. An IP allowlist: this key works from the office network only.'
+SELECT key AS office_key FROM apikeys.create_key('acme', 'office only', allowed_ips => '{198.51.100.0/24}') \gset
+SELECT (apikeys.verify(:'office_key', client_ip => '198.51.100.7')).code AS from_the_office,
+       (apikeys.verify(:'office_key', client_ip => '203.0.113.9')).code AS from_elsewhere;
+
+\echo '12. Members: bob, a developer, makes his own keys; the admin switches his API access off.'
+SELECT user_id, role, api_access FROM apikeys.add_member('acme', 'alice', 'admin');
+SELECT user_id, role, api_access FROM apikeys.add_member('acme', 'bob', 'developer');
+CREATE ROLE demo_app;
+SELECT apikeys.grant_admin('demo_app') \gset
+SET apikeys.enforce_members = on;
+SET ROLE demo_app;
+SET apikeys.actor = 'bob';
+SELECT key AS bob_key FROM apikeys.create_key('acme', 'bob laptop', owner => 'bob') \gset
+\echo '   bob may not make a key for carol (SQLSTATE 42501):'
+SELECT key FROM apikeys.create_key('acme', 'for carol', owner => 'carol');
+SET apikeys.actor = 'alice';
+SELECT api_access FROM apikeys.update_member('acme', 'bob', api_access => false);
+RESET ROLE;
+SELECT code AS "bob's key" FROM apikeys.verify(:'bob_key');

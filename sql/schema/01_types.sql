@@ -29,7 +29,7 @@ CREATE TYPE apikeys.verification AS (
   permissions text[],
   expires_at timestamptz
 );
-COMMENT ON TYPE apikeys.verification IS 'The answer of verify, authenticate and the token functions: valid, the code (VALID, MALFORMED, NOT_FOUND, REVOKED, INACTIVE, EXPIRED, TENANT_DISABLED, INSUFFICIENT_PERMISSIONS; for tokens also INVALID_SIGNATURE, UNKNOWN_KEY, WRONG_ISSUER, NOT_YET_VALID), and the key''s details, which only a VALID answer carries.';
+COMMENT ON TYPE apikeys.verification IS 'The answer of verify, authenticate and the token functions: valid, the code (VALID, MALFORMED, NOT_FOUND, REVOKED, INACTIVE, EXPIRED, TENANT_DISABLED, OWNER_DISABLED, FORBIDDEN, INSUFFICIENT_PERMISSIONS, RATE_LIMITED; for tokens also INVALID_SIGNATURE, UNKNOWN_KEY, WRONG_ISSUER, NOT_YET_VALID), and the key''s details, which only a VALID answer carries.';
 
 CREATE FUNCTION apikeys._random_id() RETURNS bigint
   AS 'MODULE_PATHNAME', 'apikeys_random_id' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;

@@ -50,3 +50,22 @@ COMMENT ON FUNCTION apikeys._live(text, timestamptz) IS 'True if a key with this
 CREATE FUNCTION apikeys._counts_in_set(status text, expires_at timestamptz) RETURNS boolean
   AS 'MODULE_PATHNAME', 'apikeys_key_counts_in_set' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION apikeys._counts_in_set(text, timestamptz) IS 'True if a key with this status and expiry is active and not expired: what max_active_keys_per_set counts.';
+
+CREATE FUNCTION apikeys._allow_list(what text, name text, ips cidr[]) RETURNS cidr[]
+  LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF cardinality(ips) = 0 THEN
+    RETURN NULL;  -- an empty list is none
+  END IF;
+  IF pg_catalog.array_position(ips, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'allowed_ips of % "%" must not contain NULL', what, name
+      USING ERRCODE = 'null_value_not_allowed', HINT = 'Remove the list with allowed_ips => ''{}'' instead.';
+  END IF;
+  RETURN ips;
+END $$;
+COMMENT ON FUNCTION apikeys._allow_list(text, text, cidr[]) IS 'An allowlist as stored: NULL for an empty one; 22004 for a NULL network (what and name name the tenant or key set in the message).';
+
+CREATE FUNCTION apikeys._check_rate_limit(what text, name text, rate_limit integer, rate_window interval) RETURNS void
+  AS 'MODULE_PATHNAME', 'apikeys_check_rate_limit' LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION apikeys._check_rate_limit(text, text, integer, interval) IS 'Validates a rate limit: both or neither of limit and window, positive (22023); a limit needs the library in shared_preload_libraries (55000).';

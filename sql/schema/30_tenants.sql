@@ -8,7 +8,17 @@ AS $$
 DECLARE
   lim text;
   val integer;
+  rem interval;
 BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM apikeys._enforce(OLD.tenant_id, 'job', NULL, 'delete tenants');
+    RETURN OLD;
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    PERFORM apikeys._enforce(NULL, 'create_tenant', NULL, 'create tenants');
+  ELSE
+    PERFORM apikeys._enforce(OLD.tenant_id, 'tenant_settings', NULL, 'change tenant settings');
+  END IF;
   IF TG_OP = 'UPDATE' AND NEW.tenant_id IS DISTINCT FROM OLD.tenant_id THEN
     RAISE EXCEPTION 'tenant "%" cannot be renamed', OLD.tenant_id
       USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -28,7 +38,7 @@ BEGIN
     RAISE EXCEPTION 'tenant "%": max_keys_per_owner is at most 1000 (got %)', NEW.tenant_id, NEW.max_keys_per_owner
       USING ERRCODE = 'check_violation', HINT = 'Use a value from 1 to 1000, or NULL for no cap.';
   END IF;
-  FOREACH lim IN ARRAY ARRAY['max_expiry', 'default_expiry', 'retention', 'event_retention'] LOOP
+  FOREACH lim IN ARRAY ARRAY['max_expiry', 'default_expiry', 'retention', 'event_retention', 'usage_retention'] LOOP
     IF (to_jsonb(NEW) ->> lim)::interval <= interval '0' THEN
       RAISE EXCEPTION 'tenant "%": % must be a positive interval (got %)', NEW.tenant_id, lim, to_jsonb(NEW) ->> lim
         USING ERRCODE = 'check_violation', HINT = 'Use a positive interval, or NULL for none.';
@@ -42,14 +52,30 @@ BEGIN
     RAISE EXCEPTION 'tenant "%": key_prefix must be 1 to 10 lower-case letters or digits', NEW.tenant_id
       USING ERRCODE = 'check_violation';
   END IF;
+  NEW.allowed_ips := apikeys._allow_list('tenant', NEW.tenant_id, NEW.allowed_ips);
+  IF TG_OP = 'INSERT' OR (NEW.rate_limit, NEW.rate_window) IS DISTINCT FROM (OLD.rate_limit, OLD.rate_window) THEN
+    PERFORM apikeys._check_rate_limit('tenant', NEW.tenant_id, NEW.rate_limit, NEW.rate_window);
+  END IF;
+  IF TG_OP = 'INSERT' OR (NEW.key_rate_limit, NEW.key_rate_window)
+                         IS DISTINCT FROM (OLD.key_rate_limit, OLD.key_rate_window) THEN
+    PERFORM apikeys._check_rate_limit('tenant (key_rate_limit)', NEW.tenant_id, NEW.key_rate_limit,
+                                      NEW.key_rate_window);
+  END IF;
+  FOREACH rem IN ARRAY coalesce(NEW.expiry_reminders, '{}') LOOP
+    IF rem IS NULL OR rem <= interval '0' THEN
+      RAISE EXCEPTION 'tenant "%": expiry_reminders must be positive intervals (got %)', NEW.tenant_id,
+        coalesce(rem::text, 'NULL')
+        USING ERRCODE = 'check_violation', HINT = 'For example ''{7 days,1 day}'', or ''{}'' for none.';
+    END IF;
+  END LOOP;
   IF TG_OP = 'UPDATE' THEN
     NEW.created_at := OLD.created_at;
     NEW.updated_at := now();
   END IF;
   RETURN NEW;
 END $$;
-COMMENT ON FUNCTION apikeys._tenants_check() IS 'Trigger of apikeys.tenants: validates the id, the limits (positive; max_keys_per_owner at most 1000), the intervals and the key prefix; keeps created_at and sets updated_at.';
-CREATE TRIGGER tenants_before_check BEFORE INSERT OR UPDATE ON apikeys.tenants
+COMMENT ON FUNCTION apikeys._tenants_check() IS 'Trigger of apikeys.tenants: who may make the change (for roles with apikeys.enforce_members: tenant settings are an admin''s); validates the id, the limits (positive; max_keys_per_owner at most 1000), the intervals, the key prefix, the rate limits and the expiry reminders; keeps created_at and sets updated_at.';
+CREATE TRIGGER tenants_before_check BEFORE INSERT OR UPDATE OR DELETE ON apikeys.tenants
   FOR EACH ROW EXECUTE FUNCTION apikeys._tenants_check();
 
 CREATE FUNCTION apikeys._tenants_event() RETURNS trigger

@@ -9,6 +9,8 @@ DECLARE
   bad text;
   k record;
 BEGIN
+  PERFORM apikeys._enforce(CASE WHEN TG_OP = 'DELETE' THEN OLD.tenant_id ELSE NEW.tenant_id END, 'key_sets', NULL,
+    CASE TG_OP WHEN 'INSERT' THEN 'create key sets' WHEN 'UPDATE' THEN 'change key sets' ELSE 'delete key sets' END);
   IF TG_OP = 'DELETE' THEN
     IF apikeys._count_active_keys(OLD.key_set_id) > 0 THEN
       RAISE EXCEPTION 'key set % ("%") of tenant "%" still has active keys (%)', OLD.key_set_id, OLD.name,
@@ -37,6 +39,22 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'A permission is "*" or names joined by ":" (lower-case letters, digits, "_", ".", "-"), optionally ending in ":*".';
   END IF;
+  NEW.allowed_ips := apikeys._allow_list('key set', NEW.name, NEW.allowed_ips);
+  IF TG_OP = 'INSERT' OR (NEW.rate_limit, NEW.rate_window) IS DISTINCT FROM (OLD.rate_limit, OLD.rate_window) THEN
+    PERFORM apikeys._check_rate_limit('key set', NEW.name, NEW.rate_limit, NEW.rate_window);
+  END IF;
+  IF TG_OP = 'UPDATE' AND NEW.allowed_ips IS NOT NULL AND NEW.allowed_ips IS DISTINCT FROM OLD.allowed_ips THEN
+    -- Keys with networks of their own must stay within the new list.
+    SELECT key_id, name, a AS net INTO k
+      FROM apikeys.keys, unnest(allowed_ips) a
+     WHERE key_set_id = NEW.key_set_id AND allowed_ips IS NOT NULL AND NOT a OPERATOR(pg_catalog.<<=) ANY (NEW.allowed_ips)
+     LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'key % ("%") is allowed % that the new allowed_ips of key set % ("%") do not allow',
+        k.key_id, k.name, k.net, NEW.key_set_id, NEW.name
+        USING ERRCODE = 'check_violation', HINT = 'Narrow the key''s allowed_ips first with apikeys.update_key().';
+    END IF;
+  END IF;
   IF TG_OP = 'UPDATE' AND NEW.permissions IS DISTINCT FROM OLD.permissions THEN
     -- Keys with permissions of their own must stay within the new ceiling.
     SELECT key_id, apikeys._uncovered_permission(permissions, NEW.permissions) AS perm INTO k
@@ -52,7 +70,7 @@ BEGIN
   END IF;
   RETURN NEW;
 END $$;
-COMMENT ON FUNCTION apikeys._key_sets_check() IS 'Trigger of apikeys.key_sets: validates name and permissions, keeps the ceiling above the keys'' own permissions, keeps the id, tenant and created_* columns, and refuses to delete a set that still has active keys.';
+COMMENT ON FUNCTION apikeys._key_sets_check() IS 'Trigger of apikeys.key_sets: who may make the change (for roles with apikeys.enforce_members: an admin with API access); validates name, permissions and rate limit, keeps the ceiling above the keys'' own permissions and the allowlist around the keys'' own networks, keeps the id, tenant and created_* columns, and refuses to delete a set that still has active keys.';
 CREATE TRIGGER key_sets_before_check BEFORE INSERT OR UPDATE OR DELETE ON apikeys.key_sets
   FOR EACH ROW EXECUTE FUNCTION apikeys._key_sets_check();
 
@@ -77,9 +95,12 @@ BEGIN
       jsonb_build_object('name', NEW.name, 'permissions', NEW.permissions, 'owner', NEW.owner));
   ELSIF TG_OP = 'UPDATE' THEN
     IF NEW.permissions IS DISTINCT FROM OLD.permissions THEN
+      -- Part of the change already allowed: the keys that inherit follow.
+      PERFORM apikeys._internal_write(true);
       UPDATE apikeys.keys SET permissions = NEW.permissions
        WHERE key_set_id = NEW.key_set_id AND permissions_inherited
          AND permissions IS DISTINCT FROM NEW.permissions;
+      PERFORM apikeys._internal_write(false);
     END IF;
     changes := apikeys._changes(to_jsonb(OLD), to_jsonb(NEW));
     IF changes <> '{}' THEN
@@ -94,3 +115,9 @@ END $$;
 COMMENT ON FUNCTION apikeys._key_sets_apply() IS 'Trigger of apikeys.key_sets: the max_key_sets limit (under a lock on the tenant row), permission changes passed on to the keys that inherit them, and the key_set_* events.';
 CREATE TRIGGER key_sets_after_apply AFTER INSERT OR UPDATE OR DELETE ON apikeys.key_sets
   FOR EACH ROW EXECUTE FUNCTION apikeys._key_sets_apply();
+
+-- Every change invalidates the key set settings that backends cache for verify (allowlist,
+-- rate limit). ENABLE ALWAYS: also for pg_restore and logical replication.
+CREATE TRIGGER key_sets_after_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apikeys.key_sets
+  FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
+ALTER TABLE apikeys.key_sets ENABLE ALWAYS TRIGGER key_sets_after_invalidate;

@@ -6,8 +6,8 @@
 -- tables directly (as the foreign-key triggers do), so they need no SECURITY DEFINER.
 CREATE FUNCTION apikeys._keys_check() RETURNS trigger
   AS 'MODULE_PATHNAME', 'apikeys_keys_check' LANGUAGE C;
-COMMENT ON FUNCTION apikeys._keys_check() IS 'Trigger of apikeys.keys: validates name, status, client id, hash and permissions (within the set''s), applies the tenant''s default_expiry and max_expiry, keeps revocation irreversible and the id, client id, tenant and created_* columns fixed, sets updated_* and revoked_*.';
-CREATE TRIGGER keys_before_check BEFORE INSERT OR UPDATE ON apikeys.keys
+COMMENT ON FUNCTION apikeys._keys_check() IS 'Trigger of apikeys.keys: who may make the change (for roles with apikeys.enforce_members); validates name, status, client id, hash, permissions and allowed_ips (within the set''s) and the rate limit, applies the tenant''s default_expiry and max_expiry, keeps revocation irreversible and the id, client id, tenant and created_* columns fixed, sets updated_* and revoked_*; locks the key set, then the tenant, where the write counts against a limit; keeps owner_disabled as the owner''s membership says.';
+CREATE TRIGGER keys_before_check BEFORE INSERT OR UPDATE OR DELETE ON apikeys.keys
   FOR EACH ROW EXECUTE FUNCTION apikeys._keys_check();
 
 -- Fires after keys_before_check, which checks the client id's form (triggers of one timing

@@ -8,24 +8,30 @@ CREATE FUNCTION apikeys.create_tenant(tenant_id text, enabled boolean DEFAULT tr
     max_key_sets integer DEFAULT 5, max_active_keys_per_set integer DEFAULT 5,
     max_keys_per_owner integer DEFAULT NULL, max_expiry interval DEFAULT NULL,
     default_expiry interval DEFAULT NULL, retention interval DEFAULT NULL,
-    key_prefix text DEFAULT 'ak', event_retention interval DEFAULT NULL)
+    key_prefix text DEFAULT 'ak', event_retention interval DEFAULT NULL,
+    allowed_ips cidr[] DEFAULT NULL, rate_limit integer DEFAULT NULL, rate_window interval DEFAULT NULL,
+    key_rate_limit integer DEFAULT NULL, key_rate_window interval DEFAULT NULL,
+    expiry_reminders interval[] DEFAULT '{7 days,1 day}', usage_retention interval DEFAULT '90 days')
   RETURNS apikeys.tenants LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   t apikeys.tenants;
 BEGIN
   INSERT INTO apikeys.tenants AS x (tenant_id, enabled, max_key_sets, max_active_keys_per_set,
-      max_keys_per_owner, max_expiry, default_expiry, retention, key_prefix, event_retention)
+      max_keys_per_owner, max_expiry, default_expiry, retention, key_prefix, event_retention,
+      allowed_ips, rate_limit, rate_window, key_rate_limit, key_rate_window, expiry_reminders, usage_retention)
   VALUES (create_tenant.tenant_id, create_tenant.enabled, create_tenant.max_key_sets,
       create_tenant.max_active_keys_per_set, create_tenant.max_keys_per_owner, create_tenant.max_expiry,
       create_tenant.default_expiry, create_tenant.retention, create_tenant.key_prefix,
-      create_tenant.event_retention)
+      create_tenant.event_retention, create_tenant.allowed_ips, create_tenant.rate_limit,
+      create_tenant.rate_window, create_tenant.key_rate_limit, create_tenant.key_rate_window,
+      coalesce(create_tenant.expiry_reminders, '{}'), coalesce(create_tenant.usage_retention, '90 days'))
   RETURNING * INTO t;
   RETURN t;
 EXCEPTION WHEN unique_violation THEN
   RAISE EXCEPTION 'tenant "%" already exists', create_tenant.tenant_id USING ERRCODE = 'unique_violation';
 END $$;
-COMMENT ON FUNCTION apikeys.create_tenant(text, boolean, integer, integer, integer, interval, interval, interval, text, interval) IS 'Creates a tenant with its switch, limits and settings (named arguments, defaults as the table''s); returns the new row. 23505 if it exists; the table''s triggers validate every setting.';
+COMMENT ON FUNCTION apikeys.create_tenant(text, boolean, integer, integer, integer, interval, interval, interval, text, interval, cidr[], integer, interval, integer, interval, interval[], interval) IS 'Creates a tenant with its switch, limits and settings (named arguments, defaults as the table''s): key limits, expiry, retention, the key prefix, the allowlist, the tenant''s rate limit and the default rate limit of its keys, the expiry reminders and the usage retention. Returns the new row; 23505 if it exists; the table''s triggers validate every setting.';
 
 CREATE FUNCTION apikeys._require_tenant(tenant_id text) RETURNS apikeys.tenants
   LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
@@ -71,30 +77,34 @@ END $$;
 COMMENT ON FUNCTION apikeys._require_key_set(bigint) IS 'The key set''s row, or P0002 if there is no such set.';
 
 CREATE FUNCTION apikeys.create_key_set(tenant_id text, name text, permissions text[] DEFAULT '{}',
-    owner text DEFAULT NULL, description text DEFAULT NULL)
+    owner text DEFAULT NULL, description text DEFAULT NULL, allowed_ips cidr[] DEFAULT NULL,
+    rate_limit integer DEFAULT NULL, rate_window interval DEFAULT NULL)
   RETURNS bigint LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   id bigint;
 BEGIN
   PERFORM apikeys._require_tenant(create_key_set.tenant_id);
-  INSERT INTO apikeys.key_sets (tenant_id, name, permissions, owner, description)
+  INSERT INTO apikeys.key_sets (tenant_id, name, permissions, owner, description, allowed_ips, rate_limit, rate_window)
   VALUES (create_key_set.tenant_id, create_key_set.name, coalesce(create_key_set.permissions, '{}'),
-          create_key_set.owner, create_key_set.description)
+          create_key_set.owner, create_key_set.description, create_key_set.allowed_ips,
+          create_key_set.rate_limit, create_key_set.rate_window)
   RETURNING key_set_id INTO id;
   RETURN id;
 END $$;
-COMMENT ON FUNCTION apikeys.create_key_set(text, text, text[], text, text) IS 'Creates a key set (a named group of keys with a permission ceiling) in a tenant; returns its id. At most max_key_sets per tenant (23514).';
+COMMENT ON FUNCTION apikeys.create_key_set(text, text, text[], text, text, cidr[], integer, interval) IS 'Creates a key set (a named group of keys with a permission ceiling, and optionally an allowlist and a rate limit for its keys) in a tenant; returns its id. At most max_key_sets per tenant (23514).';
 
 CREATE FUNCTION apikeys.create_key(tenant_id text, name text, owner text DEFAULT NULL,
     permissions text[] DEFAULT NULL, expires_in interval DEFAULT NULL, key_set_id bigint DEFAULT NULL,
-    description text DEFAULT NULL)
+    description text DEFAULT NULL, allowed_ips cidr[] DEFAULT NULL, rate_limit integer DEFAULT NULL,
+    rate_window interval DEFAULT NULL)
   RETURNS TABLE (key_id bigint, client_id text, key text)
   AS 'MODULE_PATHNAME', 'apikeys_create_key' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION apikeys.create_key(text, text, text, text[], interval, bigint, text) IS 'Creates a key and returns (key_id, client_id, key): the only time the plaintext key is shown. Without permissions a key in a set inherits the set''s; without expires_in the tenant''s default_expiry (or max_expiry) applies. Obeys every tenant limit (23514, 55000).';
+COMMENT ON FUNCTION apikeys.create_key(text, text, text, text[], interval, bigint, text, cidr[], integer, interval) IS 'Creates a key and returns (key_id, client_id, key): the only time the plaintext key is shown. Without permissions a key in a set inherits the set''s; without expires_in the tenant''s default_expiry (or max_expiry) applies; allowed_ips and rate_limit/rate_window are the key''s own (else its set''s, then its tenant''s). Obeys every tenant limit (23514, 55000).';
 
 CREATE FUNCTION apikeys.update_key(key_id bigint, name text DEFAULT NULL, permissions text[] DEFAULT NULL,
-    description text DEFAULT NULL)
+    description text DEFAULT NULL, allowed_ips cidr[] DEFAULT NULL, rate_limit integer DEFAULT NULL,
+    rate_window interval DEFAULT NULL)
   RETURNS void LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -103,13 +113,20 @@ BEGIN
      SET name = coalesce(update_key.name, k.name),
          permissions = coalesce(update_key.permissions, k.permissions),
          permissions_inherited = k.permissions_inherited AND update_key.permissions IS NULL,
-         description = coalesce(update_key.description, k.description)
+         description = coalesce(update_key.description, k.description),
+         allowed_ips = CASE WHEN update_key.allowed_ips IS NULL THEN k.allowed_ips
+                            WHEN cardinality(update_key.allowed_ips) = 0 THEN NULL ELSE update_key.allowed_ips END,
+         rate_limit = CASE WHEN update_key.rate_limit IS NULL THEN k.rate_limit
+                           WHEN update_key.rate_limit = 0 THEN NULL ELSE update_key.rate_limit END,
+         rate_window = CASE WHEN update_key.rate_limit = 0 THEN NULL
+                            ELSE coalesce(update_key.rate_window, k.rate_window) END
    WHERE k.key_id = update_key.key_id;
 END $$;
-COMMENT ON FUNCTION apikeys.update_key(bigint, text, text[], text) IS 'Changes a key''s name, permissions or description; NULL leaves a field as it is. New permissions must stay within the set''s (23514).';
+COMMENT ON FUNCTION apikeys.update_key(bigint, text, text[], text, cidr[], integer, interval) IS 'Changes a key''s name, permissions, description, allowlist or rate limit; NULL leaves a field as it is, allowed_ips => ''{}'' removes the key''s own list and rate_limit => 0 its own limit. New permissions and networks must stay within the set''s (23514).';
 
 CREATE FUNCTION apikeys.update_key_set(key_set_id bigint, name text DEFAULT NULL,
-    permissions text[] DEFAULT NULL, description text DEFAULT NULL)
+    permissions text[] DEFAULT NULL, description text DEFAULT NULL, allowed_ips cidr[] DEFAULT NULL,
+    rate_limit integer DEFAULT NULL, rate_window interval DEFAULT NULL)
   RETURNS void LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -120,10 +137,17 @@ BEGIN
   UPDATE apikeys.key_sets s
      SET name = coalesce(update_key_set.name, s.name),
          permissions = coalesce(update_key_set.permissions, s.permissions),
-         description = coalesce(update_key_set.description, s.description)
+         description = coalesce(update_key_set.description, s.description),
+         allowed_ips = CASE WHEN update_key_set.allowed_ips IS NULL THEN s.allowed_ips
+                            WHEN cardinality(update_key_set.allowed_ips) = 0 THEN NULL
+                            ELSE update_key_set.allowed_ips END,
+         rate_limit = CASE WHEN update_key_set.rate_limit IS NULL THEN s.rate_limit
+                           WHEN update_key_set.rate_limit = 0 THEN NULL ELSE update_key_set.rate_limit END,
+         rate_window = CASE WHEN update_key_set.rate_limit = 0 THEN NULL
+                            ELSE coalesce(update_key_set.rate_window, s.rate_window) END
    WHERE s.key_set_id = update_key_set.key_set_id;
 END $$;
-COMMENT ON FUNCTION apikeys.update_key_set(bigint, text, text[], text) IS 'Changes a key set''s name, permissions or description; keys that inherit the permissions follow, and narrowing below a key''s own permissions is refused (23514).';
+COMMENT ON FUNCTION apikeys.update_key_set(bigint, text, text[], text, cidr[], integer, interval) IS 'Changes a key set''s name, permissions, description, allowlist or rate limit (NULL leaves a field; allowed_ips => ''{}'' removes the list, rate_limit => 0 the limit); keys that inherit the permissions follow, and narrowing below a key''s own permissions or networks is refused (23514).';
 
 CREATE FUNCTION apikeys._set_status(key_id bigint, status text) RETURNS void
   LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -213,6 +237,7 @@ AS $$
 DECLARE
   n bigint;
 BEGIN
+  PERFORM apikeys._enforce(NULL, 'job', NULL, 'purge keys');
   IF as_of IS NULL THEN
     RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -243,6 +268,7 @@ AS $$
 DECLARE
   pattern text := '%' || replace(replace(replace(search_keys.query, '\', '\\'), '%', '\%'), '_', '\_') || '%';
 BEGIN
+  PERFORM apikeys._enforce(search_keys.tenant_id, 'read_tenant', NULL, 'search keys');
   PERFORM apikeys._require_tenant(search_keys.tenant_id);
   RETURN QUERY
     SELECT k.key_id, k.client_id::text, k.name, k.owner, k.key_set_id,

@@ -3,13 +3,14 @@
 -- read-only transactions and on hot standbys)
 ------------------------------------------------------------------------------------------
 
-CREATE FUNCTION apikeys.verify(key text, required text[] DEFAULT NULL) RETURNS apikeys.verification
-  AS 'MODULE_PATHNAME', 'apikeys_verify' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION apikeys.verify(text, text[]) IS 'Checks a presented key and answers (valid, code, key_id, tenant_id, owner, key_set_id, permissions, expires_at); only VALID carries the details. Codes in order: MALFORMED, NOT_FOUND, REVOKED, INACTIVE, EXPIRED, TENANT_DISABLED, INSUFFICIENT_PERMISSIONS (a required permission not covered). Never raises for a bad key.';
+-- VOLATILE since 1.2: an answer counts against the key's rate limit and usage.
+CREATE FUNCTION apikeys.verify(key text, required text[] DEFAULT NULL, client_ip inet DEFAULT NULL)
+  RETURNS apikeys.verification AS 'MODULE_PATHNAME', 'apikeys_verify' LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION apikeys.verify(text, text[], inet) IS 'Checks a presented key and answers (valid, code, key_id, tenant_id, owner, key_set_id, permissions, expires_at); only VALID carries the details. Codes in order: MALFORMED, NOT_FOUND, REVOKED, INACTIVE, EXPIRED, TENANT_DISABLED, OWNER_DISABLED (a member without API access owns it), FORBIDDEN (client_ip outside the key''s allowlist, or none given when one applies), INSUFFICIENT_PERMISSIONS (a required permission not covered), RATE_LIMITED. Never raises for a bad key; writes nothing.';
 
-CREATE FUNCTION apikeys.authenticate(key text, required text[] DEFAULT NULL) RETURNS apikeys.verification
-  AS 'MODULE_PATHNAME', 'apikeys_authenticate' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION apikeys.authenticate(text, text[]) IS 'Verifies like apikeys.verify and, on VALID, binds the key to the current transaction for the RLS helpers (in backend memory: no setting can forge it; it ends with the transaction). Any other answer clears the binding.';
+CREATE FUNCTION apikeys.authenticate(key text, required text[] DEFAULT NULL, client_ip inet DEFAULT NULL)
+  RETURNS apikeys.verification AS 'MODULE_PATHNAME', 'apikeys_authenticate' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION apikeys.authenticate(text, text[], inet) IS 'Verifies like apikeys.verify and, on VALID, binds the key to the current transaction for the RLS helpers (in backend memory: no setting can forge it; it ends with the transaction). Any other answer clears the binding.';
 
 CREATE FUNCTION apikeys.current_key_id() RETURNS bigint
   AS 'MODULE_PATHNAME', 'apikeys_current_key_id' LANGUAGE C STABLE PARALLEL RESTRICTED;

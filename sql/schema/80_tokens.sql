@@ -107,14 +107,15 @@ AS $$
 $$;
 COMMENT ON FUNCTION apikeys.jwks() IS 'The public keys of the non-retired EdDSA signing keys as a JWK Set (RFC 7517, OKP keys of RFC 8037), for verifiers outside the database; HS256 keys are secret and never listed.';
 
-CREATE FUNCTION apikeys.issue_token(client_id text, client_secret text, ttl interval DEFAULT '8 hours')
+CREATE FUNCTION apikeys.issue_token(client_id text, client_secret text, ttl interval DEFAULT '8 hours',
+    client_ip inet DEFAULT NULL)
   RETURNS text AS 'MODULE_PATHNAME', 'apikeys_issue_token' LANGUAGE C VOLATILE PARALLEL SAFE;
-COMMENT ON FUNCTION apikeys.issue_token(text, text, interval) IS 'Exchanges client credentials (the key''s client id, and the whole key as the client secret) for an access token (a JWT signed with the current signing key), valid for ttl, at most 24 hours and never past the key''s expiry. Refuses a key that verify would not call VALID with 28000; its errors never hold the secret and hide the statement from the server log.';
+COMMENT ON FUNCTION apikeys.issue_token(text, text, interval, inet) IS 'Exchanges client credentials (the key''s client id, and the whole key as the client secret) for an access token (a JWT signed with the current signing key), valid for ttl, at most 24 hours and never past the key''s expiry. Refuses a key that verify would not call VALID with 28000 (client_ip is checked against the key''s allowlist, which the token then carries); its errors never hold the secret and hide the statement from the server log.';
 
-CREATE FUNCTION apikeys.verify_token(token text, check_revocation boolean DEFAULT false)
-  RETURNS apikeys.verification AS 'MODULE_PATHNAME', 'apikeys_verify_token' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION apikeys.verify_token(text, boolean) IS 'Checks an access token without reading any table (signature with the kid''s key, pinned algorithm, exp, nbf and iat, issuer) and answers like verify; with check_revocation also the key''s current state. Never raises for a bad token.';
+CREATE FUNCTION apikeys.verify_token(token text, check_revocation boolean DEFAULT false, client_ip inet DEFAULT NULL)
+  RETURNS apikeys.verification AS 'MODULE_PATHNAME', 'apikeys_verify_token' LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION apikeys.verify_token(text, boolean, inet) IS 'Checks an access token without reading any table (signature with the kid''s key, pinned algorithm, exp, nbf and iat, issuer, the allowlist it carries against client_ip) and answers like verify; with check_revocation also the key''s current state. Never raises for a bad token.';
 
-CREATE FUNCTION apikeys.authenticate_token(token text) RETURNS apikeys.verification
+CREATE FUNCTION apikeys.authenticate_token(token text, client_ip inet DEFAULT NULL) RETURNS apikeys.verification
   AS 'MODULE_PATHNAME', 'apikeys_authenticate_token' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION apikeys.authenticate_token(text) IS 'Verifies a token like verify_token and, on VALID, binds its key to the current transaction for the RLS helpers, as authenticate does.';
+COMMENT ON FUNCTION apikeys.authenticate_token(text, inet) IS 'Verifies a token like verify_token and, on VALID, binds its key to the current transaction for the RLS helpers, as authenticate does.';

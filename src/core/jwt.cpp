@@ -269,6 +269,15 @@ std::string sign(std::string_view kid, const KeyView &key, const Claims &c) {
   if (c.has_owner) payload["owner"] = c.owner;
   if (c.has_key_set) payload["key_set_id"] = std::to_string(c.key_set_id);
   payload["perms"] = c.perms;
+  if (c.has_ips) {
+    json ips = json::array();
+    for (const Network &n : c.ips) {
+      std::string t = to_text(n);
+      if (t.empty()) throw Error("22023", "a token's allowed address must be an IPv4 or IPv6 network");
+      ips.push_back(std::move(t));
+    }
+    payload["ips"] = std::move(ips);
+  }
   payload["iat"] = c.iat;
   payload["nbf"] = c.nbf;
   payload["exp"] = c.exp;
@@ -503,10 +512,18 @@ struct ClaimsSink {
       return c.has_key_set = plain_string(v, &s) && decimal_id(s, &c.key_set_id);
     }
     if (name == "perms") return has_perms = v.kind == Value::Kind::Array;
+    if (name == "ips") return c.has_ips = v.kind == Value::Kind::Array;
     if (name == "jti") return plain_string(v, &c.jti);
     return true;
   }
   bool element(std::string_view name, const Value &v) {
+    if (name == "ips") {
+      std::string s;
+      Network n;
+      if (!plain_string(v, &s) || !parse_network(s, &n)) return false;
+      c.ips.push_back(n);
+      return true;
+    }
     if (name != "perms") return true;
     c.perms.emplace_back();
     return plain_string(v, &c.perms.back());

@@ -7,6 +7,7 @@
 #endif
 
 #include "core.hpp"
+#include "net.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -83,6 +84,8 @@ struct Claims {
   bool has_key_set = false;
   int64_t key_set_id = 0;  // "key_set_id"
   std::vector<std::string> perms;
+  bool has_ips = false;               // "ips": the addresses the token may be used from (the key's allowlist)
+  std::vector<Network> ips;           // when has_ips
   int64_t iat = 0, nbf = 0, exp = 0;  // seconds since 1970 (NumericDate)
   bool has_iat = false, has_nbf = false;
   std::string jti;

@@ -7,6 +7,7 @@
 // The core's headers come first: they refuse to be included after postgres.h.
 #include "../core/core.hpp"
 #include "../core/jwt.hpp"
+#include "../core/net.hpp"
 #include "../core/verdict.hpp"
 
 #include <cstring>

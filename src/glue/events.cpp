@@ -119,6 +119,8 @@ text *actor() {
 
 bool event_purge_allowed() { return ::event_purge_allowed; }
 
+const char *actor_setting() { return actor_value != nullptr ? actor_value : ""; }
+
 void record_event(Datum tenant_id, int64 key_id, int64 key_set_id, const char *action, Datum details) {
   using namespace tables;
   relcache::resolve(&events);
@@ -187,8 +189,9 @@ void JsonObject::add_text_array(const char *name, Datum value, bool isnull) {
 void JsonObject::add_timestamptz(const char *name, Datum value, bool isnull) {
   key(name);
   if (isnull) return push_null(&state_, WJB_VALUE);
+  // pushJsonbValue keeps the pointer, not the bytes, until finish(): a palloc'd copy.
   char buf[MAXDATELEN + 1];
-  const char *s = JsonEncodeDateTime(buf, value, TIMESTAMPTZOID, nullptr);
+  const char *s = pstrdup(JsonEncodeDateTime(buf, value, TIMESTAMPTZOID, nullptr));
   push_string(&state_, WJB_VALUE, s, strlen(s));
 }
 

@@ -14,6 +14,8 @@ namespace apikeys::glue {
 // The actor of the current transaction: apikeys.actor when set and not empty, else the
 // session user (palloc'd).
 text *actor();
+// The setting apikeys.actor as it is ("" when unset).
+const char *actor_setting();
 
 // Whether this transaction is inside apikeys.purge().
 bool event_purge_allowed();

@@ -6,9 +6,12 @@
 
 #include "events.hpp"
 #include "limits.hpp"
+#include "members.hpp"
 #include "relcache.hpp"
 #include "rows.hpp"
+#include "settings.hpp"
 #include "tables.hpp"
+#include "usage.hpp"
 #include "writes.hpp"
 
 extern "C" {
@@ -25,6 +28,7 @@ extern "C" {
 
 namespace core = apikeys::core;
 namespace relcache = apikeys::glue::relcache;
+using apikeys::glue::Right;
 using apikeys::glue::Row;
 using apikeys::glue::show;
 using namespace apikeys::glue::tables;
@@ -115,12 +119,81 @@ Datum now_datum() { return TimestampTzGetDatum(GetCurrentTransactionStartTimesta
 
 // ---- keys_before_check ------------------------------------------------------------------
 
+// Locks a key set, then a tenant (FOR NO KEY UPDATE), copying the columns the checks use.
+const int kSetLockColumns[] = {kSetKeySetId, kSetName};
+const int kTenantLockColumns[] = {kTenantTenantId, kTenantEnabled, kTenantMaxActiveKeysPerSet, kTenantMaxKeysPerOwner};
+
+// What an update does, as a member's right names it.
+const char *change_verb(const Row &o, const Row &n) {
+  if (text_is(n, kStatus, "revoked") && !text_is(o, kStatus, "revoked")) return "revoke keys";
+  if (known_different(n, o, kKeyHash, BYTEAOID)) return "roll keys";
+  if (text_is(n, kStatus, "active") && text_is(o, kStatus, "inactive")) return "activate keys";
+  if (text_is(n, kStatus, "inactive") && text_is(o, kStatus, "active")) return "deactivate keys";
+  return "change keys";
+}
+
+// The columns that only the extension's own bookkeeping changes.
+bool bookkeeping(const char *column) {
+  return strcmp(column, "owner_disabled") == 0 || strcmp(column, "last_used_at") == 0 ||
+         strcmp(column, "updated_at") == 0 || strcmp(column, "updated_by") == 0;
+}
+
+// True if the update changes a column that is not bookkeeping.
+bool visible_change(const Row &o, const Row &n, TupleDesc desc) {
+  for (int i = 0; i < desc->natts; i++) {
+    Form_pg_attribute att = TupleDescAttr(desc, i);
+    AttrNumber a = static_cast<AttrNumber>(i + 1);
+    if (att->attisdropped || bookkeeping(NameStr(att->attname))) continue;
+    if (!apikeys::glue::same(o.get(a), o.null(a), n.get(a), n.null(a), att->atttypid)) return true;
+  }
+  return false;
+}
+
+// The first network of a key's list (as text) that lies within none of its set's, or null.
+const char *network_outside(Datum key_list, bool key_null, Datum set_list, bool set_null) {
+  if (key_null || set_null) return nullptr;
+  apikeys::glue::AllowList mine = apikeys::glue::allow_list_of(key_list, false);
+  apikeys::glue::AllowList theirs = apikeys::glue::allow_list_of(set_list, false);
+  if (!theirs.set()) return nullptr;
+  Datum *elems;
+  bool *nulls;
+  int count;
+  deconstruct_array(DatumGetArrayTypeP(key_list), CIDROID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+  for (int i = 0, m = 0; i < count; i++) {
+    if (nulls[i]) continue;
+    if (!core::within_any(mine.networks[m++], theirs.networks, static_cast<size_t>(theirs.n)))
+      return show(elems[i], false, CIDROID);
+  }
+  return nullptr;
+}
+
 HeapTuple keys_check(TriggerData *td) {
   TupleDesc desc = RelationGetDescr(td->tg_relation);
+  if (TRIGGER_FIRED_BY_DELETE(td->tg_event)) {
+    Row o(td->tg_trigtuple, desc);
+    apikeys::glue::enforce(o.get(k(kTenantId)), Right::EditKey, o.get(k(kOwner)), o.null(k(kOwner)), "delete keys");
+    return td->tg_trigtuple;
+  }
   bool insert = TRIGGER_FIRED_BY_INSERT(td->tg_event);
   Row n(insert ? td->tg_trigtuple : td->tg_newtuple, desc);
   Row *o = insert ? nullptr : new (palloc(sizeof(Row))) Row(td->tg_trigtuple, desc);
   Datum now = now_datum();
+
+  // Who may make the change (for the roles with apikeys.enforce_members), before anything
+  // about the key is told.
+  auto check_rights = [&] {
+    if (insert) {
+      apikeys::glue::enforce(n.get(k(kTenantId)), Right::CreateKey, n.get(k(kOwner)), n.null(k(kOwner)), "create keys");
+      return;
+    }
+    const char *verb = change_verb(*o, n);
+    apikeys::glue::enforce(o->get(k(kTenantId)), strcmp(verb, "revoke keys") == 0 ? Right::RevokeKey : Right::EditKey,
+                           o->get(k(kOwner)), o->null(k(kOwner)), verb);
+    if (distinct(n, *o, kOwner, TEXTOID))
+      apikeys::glue::enforce(n.get(k(kTenantId)), Right::EditKey, n.get(k(kOwner)), n.null(k(kOwner)),
+                             "give keys to a user");
+  };
+  check_rights();
 
   std::string_view name = n.text(k(kName));
   if (name.data() == nullptr || name.find_first_not_of(' ') == std::string_view::npos)
@@ -146,8 +219,14 @@ HeapTuple keys_check(TriggerData *td) {
                              show(o->get(k(kKeyId)), o->null(k(kKeyId)), INT8OID))));
     n.copy_from(*o, k(kCreatedAt));
     n.copy_from(*o, k(kCreatedBy));
-    n.set(k(kUpdatedAt), now);
-    n.set(k(kUpdatedBy), PointerGetDatum(apikeys::glue::actor()));
+    // The extension's own bookkeeping (the owner's switch, the last use) is not an update.
+    if (visible_change(*o, n, desc)) {
+      n.set(k(kUpdatedAt), now);
+      n.set(k(kUpdatedBy), PointerGetDatum(apikeys::glue::actor()));
+    } else {
+      n.copy_from(*o, k(kUpdatedAt));
+      n.copy_from(*o, k(kUpdatedBy));
+    }
     if (text_is(n, kStatus, "revoked") && !o->null(k(kStatus)) && !text_is(*o, kStatus, "revoked")) {
       n.set(k(kRevokedAt), now);
       n.set(k(kRevokedBy), PointerGetDatum(apikeys::glue::actor()));
@@ -168,12 +247,27 @@ HeapTuple keys_check(TriggerData *td) {
   if (bad_scheme || bad_hash)
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("key \"%s\" has no valid hash", name_c)));
 
+  // The allowlist: an empty one is none; a NULL network means nothing.
+  if (!n.null(k(kAllowedIps))) {
+    ArrayType *ips = DatumGetArrayTypeP(n.get(k(kAllowedIps)));
+    if (ArrayGetNItems(ARR_NDIM(ips), ARR_DIMS(ips)) == 0)
+      n.set(k(kAllowedIps), (Datum)0, true);
+    else if (array_contains_nulls(ips))
+      ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                      errmsg("allowed_ips of key \"%s\" must not contain NULL", name_c),
+                      errhint("Remove the list with allowed_ips => '{}' instead.")));
+  }
+  if (insert || distinct(n, *o, kRateLimit, INT4OID) || distinct(n, *o, kRateWindow, INTERVALOID))
+    apikeys::glue::check_rate_limit("key", name_c, n.get(k(kRateLimit)), n.null(k(kRateLimit)), n.get(k(kRateWindow)),
+                                    n.null(k(kRateWindow)));
+
   // The key set: a key that inherits takes its set's permissions.
   Found set;
-  const int set_columns[] = {kSetKeySetId, kSetName, kSetPermissions};
+  const int set_columns[] = {kSetKeySetId, kSetName, kSetPermissions, kSetAllowedIps};
   if (!n.null(k(kKeySetId)) &&
-      (insert || distinct(n, *o, kKeySetId, INT8OID) || distinct(n, *o, kPermissions, TEXTARRAYOID))) {
-    set = read_row(&key_sets, F_INT8EQ, n.get(k(kKeySetId)), set_columns, 3);
+      (insert || distinct(n, *o, kKeySetId, INT8OID) || distinct(n, *o, kPermissions, TEXTARRAYOID) ||
+       distinct(n, *o, kAllowedIps, CIDRARRAYOID))) {
+    set = read_row(&key_sets, F_INT8EQ, n.get(k(kKeySetId)), set_columns, 4);
     if (set.found && !n.null(k(kPermissionsInherited)) && DatumGetBool(n.get(k(kPermissionsInherited))))
       n.set(k(kPermissions), set.v[2], set.n[2]);
   }
@@ -190,6 +284,12 @@ HeapTuple keys_check(TriggerData *td) {
                       errmsg("key \"%s\" cannot hold permission \"%s\": key set %s (\"%s\") does not grant it", name_c,
                              bad, show(set.v[0], set.n[0], INT8OID), show(set.v[1], set.n[1], TEXTOID)),
                       errhint("Give the key a subset of its set's permissions.")));
+    const char *outside = network_outside(n.get(k(kAllowedIps)), n.null(k(kAllowedIps)), set.v[3], set.n[3]);
+    if (outside != nullptr)
+      ereport(ERROR, (errcode(ERRCODE_CHECK_VIOLATION),
+                      errmsg("key \"%s\" cannot be allowed %s: key set %s (\"%s\") does not allow it", name_c, outside,
+                             show(set.v[0], set.n[0], INT8OID), show(set.v[1], set.n[1], TEXTOID)),
+                      errhint("Give the key networks within its set's allowed_ips.")));
   }
 
   // Expiry: the tenant's default for a new key, and max_expiry for a new key or any
@@ -225,6 +325,36 @@ HeapTuple keys_check(TriggerData *td) {
       }
     }
   }
+
+  // The parent rows, locked here, before the row is written, in the order of every key path
+  // (the key set, then the tenant), when this write makes the key count against a limit or
+  // concern its owner: a change of the owner's membership (which locks the tenant row) is
+  // then either seen here or waits for this transaction.
+  core::KeyState ns = state_of(n);
+  TimestampTz now_ts = DatumGetTimestampTz(now);
+  bool counted = !n.null(k(kKeySetId)) && core::counts_in_set(ns, now_ts);
+  bool was_counted = !insert && core::counts_in_set(state_of(*o), now_ts) && !distinct(n, *o, kKeySetId, INT8OID);
+  bool owner_changes = insert || distinct(n, *o, kOwner, TEXTOID) || distinct(n, *o, kOwnerDisabled, BOOLOID);
+  bool owner_check = core::is_live(ns, now_ts) && !n.null(k(kOwner)) &&
+                     (insert || !core::is_live(state_of(*o), now_ts) || distinct(n, *o, kOwner, TEXTOID));
+  apikeys::glue::LockedRow s, t;
+  if (counted && !was_counted)  // a missing set is the foreign key's to report
+    s = apikeys::glue::lock_row(&key_sets, F_INT8EQ, n.get(k(kKeySetId)), LockTupleNoKeyExclusive, kSetLockColumns, 2);
+  if (insert || s.found || owner_check || owner_changes)
+    t = apikeys::glue::lock_row(&tenants, F_TEXTEQ, n.get(k(kTenantId)), LockTupleNoKeyExclusive, kTenantLockColumns,
+                                4);
+  // A member's rights changed while this write waited for the tenant row: checked again, as
+  // committed now (the change locked the same row).
+  if (t.found) check_rights();
+  if (insert && t.found && !t.n[1] && !DatumGetBool(t.v[1]))
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("tenant \"%s\" is disabled: no key can be created", show(t.v[0], t.n[0], TEXTOID)),
+                    errhint("Enable the tenant first.")));
+  // The owner's switch, as last committed: a member without API access owns disabled keys.
+  if (n.null(k(kOwner)))
+    n.set(k(kOwnerDisabled), BoolGetDatum(false));
+  else if (owner_changes)
+    n.set(k(kOwnerDisabled), BoolGetDatum(apikeys::glue::owner_disabled(n.get(k(kTenantId)), n.get(k(kOwner)))));
   return n.form();
 }
 
@@ -232,8 +362,9 @@ HeapTuple keys_check(TriggerData *td) {
 
 // The columns an update event never shows (what apikeys._changes leaves out).
 bool hidden_in_changes(const char *column) {
-  static const char *const hidden[] = {"key_hash",   "hash_scheme", "previous_hash", "previous_hash_scheme",
-                                       "updated_at", "updated_by",  "hint",          "last_used_at"};
+  static const char *const hidden[] = {"key_hash",      "hash_scheme", "previous_hash", "previous_hash_scheme",
+                                       "updated_at",    "updated_by",  "hint",          "last_used_at",
+                                       "owner_disabled"};
   for (const char *h : hidden)
     if (strcmp(column, h) == 0) return true;
   return false;
@@ -254,10 +385,6 @@ Datum changes_of(const Row &o, const Row &n, TupleDesc desc, bool *changed) {
   }
   return details.finish();
 }
-
-// Locks a key set, then a tenant (FOR NO KEY UPDATE), copying the columns the checks use.
-const int kSetLockColumns[] = {kSetKeySetId, kSetName};
-const int kTenantLockColumns[] = {kTenantTenantId, kTenantEnabled, kTenantMaxActiveKeysPerSet, kTenantMaxKeysPerOwner};
 
 int64 id_or_zero(const Row &r, int column) { return r.null(k(column)) ? 0 : DatumGetInt64(r.get(k(column))); }
 
@@ -288,7 +415,8 @@ void keys_apply(TriggerData *td) {
   bool was_live = !insert && core::is_live(state_of(*o), now) && !distinct(n, *o, kOwner, TEXTOID);
   bool owner_check = live && !was_live && !n.null(k(kOwner));
 
-  // Locks: the key set, then the tenant (the key row itself is already ours).
+  // Locks: the key set, then the tenant (the key row itself is already ours; the BEFORE
+  // trigger took these already, and taking them again is a check of the held lock).
   apikeys::glue::LockedRow s, t;
   if (counted && !was_counted) {
     s = apikeys::glue::lock_row(&key_sets, F_INT8EQ, n.get(k(kKeySetId)), LockTupleNoKeyExclusive, kSetLockColumns, 2);
@@ -300,10 +428,6 @@ void keys_apply(TriggerData *td) {
     t = apikeys::glue::lock_row(&tenants, F_TEXTEQ, n.get(k(kTenantId)), LockTupleNoKeyExclusive, kTenantLockColumns,
                                 4);
   // t: tenant_id, enabled, max_active_keys_per_set, max_keys_per_owner
-  if (insert && t.found && !t.n[1] && !DatumGetBool(t.v[1]))
-    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                    errmsg("tenant \"%s\" is disabled: no key can be created", show(t.v[0], t.n[0], TEXTOID)),
-                    errhint("Enable the tenant first.")));
   if (s.found) {
     int64 count = apikeys::glue::count_active_keys(DatumGetInt64(n.get(k(kKeySetId))));
     if (t.found && !t.n[2] && count > DatumGetInt32(t.v[2]))

@@ -151,6 +151,11 @@ APIKEYS_FUNCTION(apikeys_create_key) {
   row.set(a(kHint), PointerGetDatum(apikeys::glue::outbox_text(2)));
   row.set(a(kKeyHash), PointerGetDatum(apikeys::glue::outbox_bytea(3)));
   row.set(a(kHashScheme), CStringGetTextDatum(core::scheme_tag(scheme)));
+  // Since 1.2: the key's own allowlist and rate limit.
+  const int own[3] = {kAllowedIps, kRateLimit, kRateWindow};
+  for (int i = 0; i < 3; i++)
+    if (PG_NARGS() > 7 + i && !PG_ARGISNULL(7 + i) && a(own[i]) != InvalidAttrNumber)
+      row.set(a(own[i]), PG_GETARG_DATUM(7 + i));
   outbox().clear();
   apikeys::glue::insert_row(&keys, &row);
   int64 key_id = DatumGetInt64(row.v[a(kKeyId) - 1]);

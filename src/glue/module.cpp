@@ -3,10 +3,12 @@
 #include "boundary.hpp"
 #include "events.hpp"
 #include "keys.hpp"
+#include "members.hpp"
 #include "relcache.hpp"
 #include "signing_keys.hpp"
 #include "tables.hpp"
 #include "tokens.hpp"
+#include "usage.hpp"
 
 extern "C" {
 #include "utils/guc.h"
@@ -22,6 +24,8 @@ void _PG_init(void) {
   apikeys::glue::keys_init();
   apikeys::glue::events_init();
   apikeys::glue::binding_init();
+  apikeys::glue::members_init();
+  apikeys::glue::usage_init();
   apikeys::glue::tables::tables_init();
   apikeys::glue::signing_keys_init();
   apikeys::glue::tokens_init();

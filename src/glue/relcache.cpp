@@ -94,7 +94,11 @@ void resolve(Table *t) {
     Oid nsp = get_namespace_oid("apikeys", false);
     Oid relid = relation_in(nsp, t->name);
     Relation rel = table_open(relid, AccessShareLock);
+#if PG_VERSION_NUM >= 180000
+    Oid pkey = RelationGetPrimaryKeyIndex(rel, false);
+#else
     Oid pkey = RelationGetPrimaryKeyIndex(rel);
+#endif
     bool invalidates = false;
     for (int i = 0; rel->trigdesc != nullptr && i < rel->trigdesc->numtriggers; i++) {
       const Trigger &tg = rel->trigdesc->triggers[i];

@@ -19,7 +19,7 @@ int run(Statement *s, const Datum *args, const bool *nulls, bool read_only, Snap
   n[s->nargs] = '\0';
   if (snap == Snap::Latest)
     return SPI_execute_snapshot(s->plan, const_cast<Datum *>(args), n, GetLatestSnapshot(), InvalidSnapshot, read_only,
-                                false, limit);
+                                !read_only, limit);
   return SPI_execute_plan(s->plan, const_cast<Datum *>(args), n, read_only, limit);
 }
 

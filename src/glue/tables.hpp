@@ -33,6 +33,10 @@ enum KeyColumn {
   kPreviousHash,
   kPreviousHashScheme,
   kPreviousExpiresAt,
+  kOwnerDisabled,
+  kAllowedIps,
+  kRateLimit,
+  kRateWindow,
 };
 extern relcache::Table keys;
 // keys.index[]: the unique client id index, (tenant_id, owner), (key_set_id).
@@ -50,6 +54,11 @@ enum TenantColumn {
   kTenantMaxExpiry,
   kTenantDefaultExpiry,
   kTenantKeyPrefix,
+  kTenantAllowedIps,
+  kTenantRateLimit,
+  kTenantRateWindow,
+  kTenantKeyRateLimit,
+  kTenantKeyRateWindow,
 };
 extern relcache::Table tenants;
 
@@ -59,9 +68,16 @@ enum KeySetColumn {
   kSetTenantId,
   kSetName,
   kSetPermissions,
+  kSetAllowedIps,
+  kSetRateLimit,
+  kSetRateWindow,
 };
 extern relcache::Table key_sets;
 constexpr int kKeySetsTenantIndex = 0;  // key_sets.index[]: (tenant_id)
+
+// apikeys.members
+enum MemberColumn { kMemberTenantId, kMemberUserId, kMemberRole, kMemberApiAccess };
+extern relcache::Table members;
 
 // apikeys.events
 enum EventColumn {

@@ -65,6 +65,8 @@ struct TokenFacts {
   int64 exp;
   bool has_owner;
   size_t nperms;
+  bool has_ips;
+  bool address_allowed;  // when has_ips: the client's address lies within one of them
 };
 
 core::Code code_of(jwt::Status s) {
@@ -89,7 +91,7 @@ core::Code code_of(jwt::Status s) {
 
 // Verifies the token argument; fills *v (details only when VALID). Never raises for a bad
 // token; only the signing keys are read, and only when their cache was invalidated.
-void verify_token_arg(FunctionCallInfo fcinfo, bool check_revocation, Verdict *v) {
+void verify_token_arg(FunctionCallInfo fcinfo, bool check_revocation, int client_ip_arg, Verdict *v) {
   *v = apikeys::glue::verdict_of(core::Code::Malformed);
   if (PG_ARGISNULL(0)) return;
   // A string longer than any token is refused before it is even detoasted.
@@ -102,6 +104,9 @@ void verify_token_arg(FunctionCallInfo fcinfo, bool check_revocation, Verdict *v
   const char *issuer = token_issuer();
   int64 now = floor_div(unix_us(GetCurrentTransactionStartTimestamp()), USECS_PER_SEC);
   TokenFacts f{};
+  bool has_client = PG_NARGS() > client_ip_arg && !PG_ARGISNULL(client_ip_arg);
+  core::Network client;
+  if (has_client) client = apikeys::glue::network_of(PG_GETARG_DATUM(client_ip_arg));
   CoreFailure fail;
   bool ok = run_core(
       [&] {
@@ -122,6 +127,8 @@ void verify_token_arg(FunctionCallInfo fcinfo, bool check_revocation, Verdict *v
         if (c.has_owner) outbox().put(c.owner);
         for (const std::string &p : c.perms) outbox().put(p);
         f.nperms = c.perms.size();
+        f.has_ips = c.has_ips;
+        f.address_allowed = has_client && core::within_any(client, c.ips.data(), c.ips.size());
       },
       &fail);
   if (!ok) report(fail);
@@ -150,7 +157,14 @@ void verify_token_arg(FunctionCallInfo fcinfo, bool check_revocation, Verdict *v
       int64 key_id = v->key_id;
       *v = apikeys::glue::verdict_of(state);
       v->key_id = key_id;
+      return;
     }
+  }
+  // A token issued for a key with an allowlist carries it ("ips"): the address must lie within.
+  if (f.has_ips && !f.address_allowed) {
+    int64 key_id = v->key_id;
+    *v = apikeys::glue::verdict_of(core::Code::Forbidden);
+    v->key_id = key_id;
   }
 }
 
@@ -199,7 +213,12 @@ Datum issue_token_impl(FunctionCallInfo fcinfo) {
 
   // The same check as apikeys.verify; the answer's code is the reason given.
   Verdict v;
-  apikeys::glue::verify_presented_key(PointerGetDatum(secret), false, (Datum)0, true, &v);
+  apikeys::glue::Presented presented;
+  presented.key = PointerGetDatum(secret);
+  presented.key_null = false;
+  presented.client_ip_null = PG_NARGS() < 4 || PG_ARGISNULL(3);
+  presented.client_ip = presented.client_ip_null ? (Datum)0 : PG_GETARG_DATUM(3);
+  apikeys::glue::verify_presented_key(presented, &v);
   if (!v.valid()) refuse_credentials(core::code_text(v.code));
 
   // Claims in UTF-8.
@@ -240,6 +259,8 @@ Datum issue_token_impl(FunctionCallInfo fcinfo) {
         c.key_set_id = v.key_set_id;
         c.perms.reserve(np);
         for (int i = 0; i < np; i++) c.perms.emplace_back(perms[i]);
+        c.has_ips = v.allowed_ips.set();
+        if (c.has_ips) c.ips.assign(v.allowed_ips.networks, v.allowed_ips.networks + v.allowed_ips.n);
         c.iat = c.nbf = iat;
         c.exp = exp;
         c.has_iat = c.has_nbf = true;
@@ -289,14 +310,14 @@ APIKEYS_FUNCTION(apikeys_issue_token) {
 // nbf/iat, issuer; with check_revocation also the key's current state.
 APIKEYS_FUNCTION(apikeys_verify_token) {
   Verdict v;
-  verify_token_arg(fcinfo, PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1), &v);
+  verify_token_arg(fcinfo, PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1), 2, &v);
   PG_RETURN_DATUM(apikeys::glue::verification_datum(fcinfo, v));
 }
 
 // Verifies a token and, on VALID, binds its key to the transaction (as apikeys.authenticate).
 APIKEYS_FUNCTION(apikeys_authenticate_token) {
   Verdict v;
-  verify_token_arg(fcinfo, false, &v);
+  verify_token_arg(fcinfo, false, 1, &v);
   apikeys::glue::bind_or_clear(v);
   PG_RETURN_DATUM(apikeys::glue::verification_datum(fcinfo, v));
 }

@@ -3,6 +3,7 @@
 
 #include "../core/verdict.hpp"
 #include "boundary.hpp"
+#include "settings.hpp"
 
 extern "C" {
 #include "utils/timestamp.h"
@@ -23,6 +24,7 @@ struct Verdict {
   ArrayType *permissions;
   bool has_expiry;
   TimestampTz expires_at;
+  AllowList allowed_ips;  // the list that applied (the key's, its set's or its tenant's)
 
   bool valid() const { return code == core::Code::Valid; }
 };

@@ -5,8 +5,8 @@
 #include "keys.hpp"
 #include "permissions.hpp"
 #include "relcache.hpp"
+#include "settings.hpp"
 #include "tables.hpp"
-#include "tenants.hpp"
 
 extern "C" {
 #include "access/detoast.h"
@@ -38,50 +38,96 @@ bool hash_matches(std::string_view key, Datum scheme_d, Datum hash_d) {
                         computed, sizeof computed);
 }
 
+Datum get(TupleTableSlot *slot, int column, bool *isnull) {
+  AttrNumber a = keys.att[column];
+  if (a == InvalidAttrNumber) {  // a column an older schema lacks
+    *isnull = true;
+    return (Datum)0;
+  }
+  return slot_getattr(slot, a, isnull);
+}
+
 // The key's own state from a keys row (status and expiry).
-core::KeyState state_of(const Datum *v, const bool *n) {
+core::KeyState state_of(TupleTableSlot *slot) {
+  bool n;
   core::KeyState s;
-  s.status = n[keys.att[kStatus] - 1] ? core::KeyStatus::Inactive
-                                      : core::parse_key_status(text_view(v[keys.att[kStatus] - 1]));
-  s.has_expiry = !n[keys.att[kExpiresAt] - 1];
-  s.expires_at = s.has_expiry ? DatumGetTimestampTz(v[keys.att[kExpiresAt] - 1]) : 0;
+  Datum status = get(slot, kStatus, &n);
+  s.status = n ? core::KeyStatus::Inactive : core::parse_key_status(text_view(status));
+  Datum expires = get(slot, kExpiresAt, &n);
+  s.has_expiry = !n;
+  s.expires_at = n ? 0 : DatumGetTimestampTz(expires);
   return s;
+}
+
+// What a found key's row says besides its state: copied, so it outlives the probe.
+struct KeyFacts {
+  bool owner_disabled = false;
+  apikeys::glue::AllowList allowed_ips;  // the key's own
+  apikeys::glue::RateLimit rate;         // the key's own
+};
+
+// Copies a keys row's details into the verdict, and the facts the checks need.
+void take_details(TupleTableSlot *slot, Verdict *r, KeyFacts *f) {
+  bool n, n2;
+  r->key_id = DatumGetInt64(get(slot, kKeyId, &n));
+  r->tenant_id = DatumGetTextPCopy(get(slot, kTenantId, &n));
+  r->permissions = DatumGetArrayTypePCopy(get(slot, kPermissions, &n));
+  Datum expires = get(slot, kExpiresAt, &n);
+  r->has_expiry = !n;
+  r->expires_at = n ? 0 : DatumGetTimestampTz(expires);
+  Datum set = get(slot, kKeySetId, &n);
+  r->has_set = !n;
+  r->key_set_id = n ? 0 : DatumGetInt64(set);
+  Datum owner = get(slot, kOwner, &n);
+  r->owner = n ? nullptr : DatumGetTextPCopy(owner);
+  if (f == nullptr) return;
+  Datum disabled = get(slot, kOwnerDisabled, &n);
+  f->owner_disabled = !n && DatumGetBool(disabled);
+  Datum ips = get(slot, kAllowedIps, &n);
+  f->allowed_ips = apikeys::glue::allow_list_of(ips, n);
+  Datum limit = get(slot, kRateLimit, &n);
+  Datum window = get(slot, kRateWindow, &n2);
+  f->rate = apikeys::glue::rate_limit_of(limit, n, window, n2);
 }
 
 // The checks of core::decide for a found key (details already in the verdict).
 struct KeyChecks {
-  const Verdict *v;
-  ArrayType *required;  // null: none
-  bool tenant_enabled() { return apikeys::glue::tenant_enabled(v->tenant_id); }
-  bool owner_enabled() { return true; }
-  bool address_allowed() { return true; }
+  Verdict *v;
+  const KeyFacts *facts;
+  ArrayType *required;          // null: none
+  const core::Network *client;  // null: no address given
+  bool per_request;             // the address and the rate are checked (not for a token's key state)
+  const apikeys::glue::TenantSettings *tenant = nullptr;
+
+  bool tenant_enabled() {
+    tenant = &apikeys::glue::tenant_settings(v->tenant_id);
+    return tenant->enabled;
+  }
+  bool owner_enabled() { return v->owner == nullptr || !facts->owner_disabled; }
+  // The most specific list: the key's own, else its set's, else its tenant's.
+  bool address_allowed() {
+    if (!per_request) return true;
+    apikeys::glue::AllowList list = facts->allowed_ips;
+    if (!list.set() && v->has_set) list = apikeys::glue::key_set_settings(v->key_set_id).allowed_ips;
+    if (!list.set()) list = tenant->allowed_ips;
+    v->allowed_ips = list;
+    if (!list.set()) return true;
+    return client != nullptr && core::within_any(*client, list.networks, static_cast<size_t>(list.n));
+  }
   bool permissions_held() { return required == nullptr || apikeys::glue::covers_all(v->permissions, required); }
   bool rate_allowed() { return true; }
 };
-
-// Copies a keys row's details into the verdict.
-void take_details(const Datum *v, const bool *n, Verdict *r) {
-  auto col = [](int c) { return keys.att[c] - 1; };
-  r->key_id = DatumGetInt64(v[col(kKeyId)]);
-  r->tenant_id = DatumGetTextPCopy(v[col(kTenantId)]);
-  r->owner = n[col(kOwner)] ? nullptr : DatumGetTextPCopy(v[col(kOwner)]);
-  r->has_set = !n[col(kKeySetId)];
-  r->key_set_id = r->has_set ? DatumGetInt64(v[col(kKeySetId)]) : 0;
-  r->permissions = DatumGetArrayTypePCopy(v[col(kPermissions)]);
-  r->has_expiry = !n[col(kExpiresAt)];
-  r->expires_at = r->has_expiry ? DatumGetTimestampTz(v[col(kExpiresAt)]) : 0;
-}
 
 }  // namespace
 
 namespace apikeys::glue {
 
-void verify_presented_key(Datum key_d, bool key_isnull, Datum required, bool required_isnull, Verdict *r) {
+void verify_presented_key(const Presented &p, Verdict *r) {
   *r = verdict_of(core::Code::Malformed);
-  if (key_isnull) return;
+  if (p.key_null) return;
   // A string longer than any key is refused before it is even detoasted.
-  if (toast_raw_datum_size(key_d) > VARHDRSZ + core::kMaxKeyLen) return;
-  text *key_t = DatumGetTextPP(key_d);
+  if (toast_raw_datum_size(p.key) > VARHDRSZ + core::kMaxKeyLen) return;
+  text *key_t = DatumGetTextPP(p.key);
   std::string_view key(VARDATA_ANY(key_t), VARSIZE_ANY_EXHDR(key_t));
   size_t client_len = 0;
   if (!core::parse_key(key, &client_len)) return;
@@ -92,22 +138,27 @@ void verify_presented_key(Datum key_d, bool key_isnull, Datum required, bool req
   bool held = false;  // the row found is the presented key's
   bool matched = false;
   core::KeyState state;
+  KeyFacts facts;
   TimestampTz now = GetCurrentTransactionStartTimestamp();
+  // The columns are read in the order the row stores them (each read deforms only up to it).
   auto examine = [&](TupleTableSlot *slot) {
-    slot_getallattrs(slot);
-    Datum *v = slot->tts_values;
-    bool *n = slot->tts_isnull;
-    auto col = [](int c) { return keys.att[c] - 1; };
-    if (text_view(v[col(kClientId)]) != client_id) return;
+    bool n, n2, n3;
+    if (text_view(get(slot, kClientId, &n)) != client_id) return;
     held = true;
-    matched = hash_matches(key, v[col(kHashScheme)], v[col(kKeyHash)]);
-    if (!matched && !n[col(kPreviousHash)] && !n[col(kPreviousHashScheme)] && !n[col(kPreviousExpiresAt)] &&
-        DatumGetTimestampTz(v[col(kPreviousExpiresAt)]) > now)
-      matched = hash_matches(key, v[col(kPreviousHashScheme)], v[col(kPreviousHash)]);
+    Datum hash = get(slot, kKeyHash, &n);
+    Datum scheme = get(slot, kHashScheme, &n2);
+    matched = !n && !n2 && hash_matches(key, scheme, hash);
+    if (!matched) {
+      Datum previous = get(slot, kPreviousHash, &n);
+      Datum previous_scheme = get(slot, kPreviousHashScheme, &n2);
+      Datum previous_until = get(slot, kPreviousExpiresAt, &n3);
+      matched =
+          !n && !n2 && !n3 && DatumGetTimestampTz(previous_until) > now && hash_matches(key, previous_scheme, previous);
+    }
     if (!matched) return;
-    state = state_of(v, n);
-    r->key_id = DatumGetInt64(v[col(kKeyId)]);
-    if (core::key_state_code(state, now) == core::Code::Valid) take_details(v, n, r);
+    state = state_of(slot);
+    r->key_id = DatumGetInt64(get(slot, kKeyId, &n));
+    if (core::key_state_code(state, now) == core::Code::Valid) take_details(slot, r, &facts);
   };
   // A key made since 1.1 has the id its client id determines: one probe of the primary key.
   Snapshot snapshot = relcache::statement_snapshot();
@@ -119,7 +170,10 @@ void verify_presented_key(Datum key_d, bool key_isnull, Datum required, bool req
                            examine);
   }
   if (!matched) return;
-  KeyChecks checks{r, required_isnull ? nullptr : DatumGetArrayTypeP(required)};
+  core::Network client;
+  if (!p.client_ip_null) client = network_of(p.client_ip);
+  KeyChecks checks{r, &facts, p.required_null ? nullptr : DatumGetArrayTypeP(p.required),
+                   p.client_ip_null ? nullptr : &client, true};
   r->code = core::decide(state, now, checks);
 }
 
@@ -129,16 +183,17 @@ core::Code key_state(int64 key_id) {
   core::KeyState state;
   Verdict v = verdict_of(core::Code::NotFound);
   TimestampTz now = GetCurrentTransactionStartTimestamp();
+  KeyFacts facts;
   relcache::probe_unique(keys.relid, keys.pkey, F_INT8EQ, Int64GetDatum(key_id), relcache::statement_snapshot(),
                          [&](TupleTableSlot *slot) {
-                           slot_getallattrs(slot);
                            found = true;
-                           state = state_of(slot->tts_values, slot->tts_isnull);
-                           if (core::key_state_code(state, now) == core::Code::Valid)
-                             take_details(slot->tts_values, slot->tts_isnull, &v);
+                           state = state_of(slot);
+                           if (core::key_state_code(state, now) == core::Code::Valid) take_details(slot, &v, &facts);
                          });
   if (!found) return core::Code::NotFound;
-  KeyChecks checks{&v, nullptr};
+  // The key's own state and its tenant's and owner's switches; where the request comes from
+  // and what it asks for are checked against the token.
+  KeyChecks checks{&v, &facts, nullptr, nullptr, false};
   return core::decide(state, now, checks);
 }
 
@@ -146,10 +201,17 @@ core::Code key_state(int64 key_id) {
 
 namespace {
 
-// apikeys.verify's arguments: (key text, required text[]).
+// apikeys.verify's arguments: (key text, required text[], client_ip inet); 1.1's verify has
+// only the first two.
 void verify_args(FunctionCallInfo fcinfo, Verdict *r) {
-  apikeys::glue::verify_presented_key(PG_GETARG_DATUM(0), PG_ARGISNULL(0),
-                                      PG_ARGISNULL(1) ? Datum(0) : PG_GETARG_DATUM(1), PG_ARGISNULL(1), r);
+  apikeys::glue::Presented p;
+  p.key = PG_GETARG_DATUM(0);
+  p.key_null = PG_ARGISNULL(0);
+  p.required = PG_ARGISNULL(1) ? (Datum)0 : PG_GETARG_DATUM(1);
+  p.required_null = PG_ARGISNULL(1);
+  p.client_ip_null = PG_NARGS() < 3 || PG_ARGISNULL(2);
+  p.client_ip = p.client_ip_null ? (Datum)0 : PG_GETARG_DATUM(2);
+  apikeys::glue::verify_presented_key(p, r);
 }
 
 }  // namespace

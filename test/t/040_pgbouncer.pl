@@ -18,9 +18,7 @@ $node->safe_psql('postgres', q{
 CREATE EXTENSION apikeys;
 SELECT count(*) FROM apikeys.create_tenant('acme');
 CREATE ROLE app LOGIN;
-GRANT USAGE ON SCHEMA apikeys TO app;
-GRANT EXECUTE ON FUNCTION apikeys.authenticate(text, text[]), apikeys.current_tenant(),
-  apikeys.current_key_id(), apikeys.has_permission(text) TO app;
+SELECT apikeys.grant_app('app');
 CREATE TABLE docs (tenant_id text, body text);
 INSERT INTO docs VALUES ('acme', 'acme doc'), ('other', 'other doc');
 ALTER TABLE docs ENABLE ROW LEVEL SECURITY;

@@ -253,6 +253,46 @@ TEST_F(Jwt, RoundTripEdDsaWithoutOptionalClaims) {
   EXPECT_EQ(b64d(token.substr(token.rfind('.') + 1)).size(), kEd25519SigLen);
 }
 
+TEST_F(Jwt, AllowedAddresses) {
+  Claims in = sample_claims();
+  EXPECT_FALSE(in.has_ips);
+  std::string plain = sign("h", keys.hs(), in);
+  Claims out;
+  ASSERT_EQ(check(plain, &out), Status::Valid);
+  EXPECT_FALSE(out.has_ips);
+  EXPECT_EQ(b64d(plain.substr(plain.find('.') + 1, plain.rfind('.') - plain.find('.') - 1)).find("ips"),
+            std::string::npos);
+
+  in.has_ips = true;
+  Network a, b;
+  ASSERT_TRUE(parse_network("10.0.0.0/8", &a));
+  ASSERT_TRUE(parse_network("2001:db8::/32", &b));
+  in.ips = {a, b};
+  std::string token = sign("h", keys.hs(), in);
+  std::string payload = b64d(token.substr(token.find('.') + 1, token.rfind('.') - token.find('.') - 1));
+  EXPECT_NE(payload.find(R"("ips":["10.0.0.0/8","2001:db8::/32"])"), std::string::npos);
+  ASSERT_EQ(check(token, &out), Status::Valid);
+  ASSERT_TRUE(out.has_ips);
+  ASSERT_EQ(out.ips.size(), 2u);
+  EXPECT_EQ(to_text(out.ips[0]), "10.0.0.0/8");
+  EXPECT_EQ(to_text(out.ips[1]), "2001:db8::/32");
+
+  // An empty list is a list: nothing is allowed.
+  in.ips.clear();
+  ASSERT_EQ(check(sign("h", keys.hs(), in), &out), Status::Valid);
+  EXPECT_TRUE(out.has_ips);
+  EXPECT_TRUE(out.ips.empty());
+
+  // A network sign() cannot write is refused, and so is a claim that is not a list of them.
+  in.ips = {Network{}};
+  EXPECT_THROW(sign("h", keys.hs(), in), Error);
+  KeyView k = keys.hs();
+  const char *h = R"({"alg":"HS256","kid":"h"})";
+  for (const char *bad : {R"(,"ips":"10.0.0.0/8")", R"(,"ips":["10.0.0.0"])", R"(,"ips":["10.0.0.0/33"])",
+                          R"(,"ips":[1])", R"(,"ips":[["10.0.0.0/8"]])", R"(,"ips":null)", R"(,"ips":["x/8"])"})
+    EXPECT_EQ(check(forge(h, good_payload(bad), k)), Status::Malformed) << bad;
+}
+
 TEST(SigningKeys, Generate) {
   NewSigningKey h = generate_signing_key(Alg::HS256);
   EXPECT_TRUE(valid_kid(h.kid));

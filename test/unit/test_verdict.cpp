@@ -138,6 +138,8 @@ TEST(Verdict, LifeRules) {
         EXPECT_EQ(is_live(k, 100), s != KeyStatus::Revoked && !exp);
         EXPECT_EQ(counts_in_set(k, 100), s == KeyStatus::Active && !exp);
         // A key that verifies is live and counted in its set.
-        if (key_state_code(k, 100) == Code::Valid) EXPECT_TRUE(is_live(k, 100) && counts_in_set(k, 100));
+        if (key_state_code(k, 100) == Code::Valid) {
+          EXPECT_TRUE(is_live(k, 100) && counts_in_set(k, 100));
+        }
       }
 }

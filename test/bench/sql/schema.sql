@@ -64,9 +64,7 @@ CREATE POLICY tenant_isolation ON bench.orders
 -- bench_bypass: the same grants with BYPASSRLS ("RLS off" for the same query).
 CREATE ROLE bench_app LOGIN;
 CREATE ROLE bench_bypass LOGIN BYPASSRLS;
-GRANT USAGE ON SCHEMA apikeys, bench TO bench_app, bench_bypass;
-GRANT EXECUTE ON FUNCTION apikeys.verify(text, text[]), apikeys.authenticate(text, text[]),
-  apikeys.current_key_id(), apikeys.current_tenant(), apikeys.current_owner(),
-  apikeys.current_permissions(), apikeys.has_permission(text) TO bench_app, bench_bypass;
+GRANT USAGE ON SCHEMA bench TO bench_app, bench_bypass;
+SELECT apikeys.grant_app('bench_app'), apikeys.grant_app('bench_bypass');
 GRANT SELECT ON bench.plain, bench.docs, bench.docs_sub, bench.orders TO bench_app, bench_bypass;
 VACUUM (FREEZE, ANALYZE) bench.docs, bench.docs_sub, bench.orders, bench.sets;

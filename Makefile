@@ -26,7 +26,7 @@ PG_CXXFLAGS += -Werror -Wshadow
 endif
 SHLIB_LINK = -lcrypto -lstdc++
 
-REGRESS = setup verify encoding lifecycle limits purge privileges secrets tokens rls events members allowlists parallel upgrade schema
+REGRESS = setup verify encoding lifecycle limits purge privileges secrets tokens rls events members allowlists usage parallel upgrade schema
 # Each suite brings its own server (run as a non-root user: see test/run-tests.sh).
 REGRESS_OPTS = --inputdir=. --temp-instance=tmp_check_regress --temp-config=test/regress.conf
 ISOLATION = race_insert_insert race_activate_activate race_insert_activate race_delete_set race_key_sets race_owner lock_order tenant_switch members_demote members_switch

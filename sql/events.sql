@@ -86,11 +86,19 @@ SELECT err($$SET apikeys.purging = on$$);
 -- purge: keys past retention become 'purged' events; events past event_retention go.
 SELECT key_id AS k3 FROM apikeys.create_key('evco', 'old one', expires_in => '1 day') \gset
 SELECT count(*) FROM pg_temp.new_events();
-SELECT apikeys.purge(now() + interval '182 days') AS purged;
+-- (as_of may not be in the future: the key's expiry is moved 182 days back instead, as a
+-- superuser with the tables' triggers off)
+SET session_replication_role = replica;
+UPDATE apikeys.keys SET expires_at = expires_at - interval '182 days' WHERE key_id = :k3;
+RESET session_replication_role;
+SELECT apikeys.purge() AS purged;
 SELECT action, details - 'client_id' AS details FROM pg_temp.new_events();
 UPDATE apikeys.tenants SET event_retention = '30 days' WHERE tenant_id = 'evco';
 SELECT count(*) AS events_before FROM apikeys.events WHERE tenant_id = 'evco' \gset
-SELECT apikeys.purge(now() + interval '31 days') AS purged;
+SET session_replication_role = replica;
+UPDATE apikeys.events SET at = at - interval '31 days' WHERE tenant_id = 'evco';
+RESET session_replication_role;
+SELECT apikeys.purge() AS purged;
 SELECT count(*) AS events_left FROM apikeys.events WHERE tenant_id = 'evco';
 -- Outside purge() no event can be deleted (one of a tenant without retention is there).
 SELECT count(*) FROM apikeys.create_tenant('evkeep');

@@ -1,6 +1,8 @@
 -- apikeys.purge(): keys expired or revoked longer ago than their tenant's retention go, with
--- a 'purged' event each; events older than event_retention go; nothing else is touched.
--- purge() works on every tenant, so this runs in a database of its own (exact counts).
+-- a 'purged' event each; events older than event_retention go; nothing else is touched; and
+-- as_of is never in the future. purge() works on every tenant, so this runs in a database of
+-- its own (exact counts). Since as_of may not be in the future, the test moves its data into
+-- the past instead (pg_temp.travel, as a superuser with the tables' triggers off).
 \set regress_db :DBNAME
 CREATE DATABASE apikeys_purge;
 \c apikeys_purge
@@ -35,18 +37,34 @@ INSERT INTO k SELECT 'keep: expires in 1 day', key_id FROM apikeys.create_key('k
 INSERT INTO k SELECT 'keep: revoked', key_id FROM apikeys.create_key('keep', 'keep: revoked');
 SELECT apikeys.revoke_key(key_id) FROM k WHERE name = 'keep: revoked';
 CREATE TEMP VIEW left_keys AS SELECT k.name FROM k JOIN apikeys.keys USING (key_id) ORDER BY 1;
+-- Moves every key's and event's times `back` into the past.
+CREATE FUNCTION pg_temp.travel(back interval) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  SET LOCAL session_replication_role = replica;  -- the triggers would keep the times as they are
+  UPDATE apikeys.keys SET created_at = created_at - back, updated_at = updated_at - back,
+         expires_at = expires_at - back, revoked_at = revoked_at - back;
+  UPDATE apikeys.events SET at = at - back;
+END $$;
 
--- Nothing is old enough today, nor one microsecond before the revoked key's 180 days.
-SELECT apikeys.purge() AS purged;
+-- The future is refused: a date after now() would bypass the retention.
+SELECT err($$SELECT apikeys.purge(now() + interval '1 second')$$);
+SELECT err($$SELECT apikeys.purge('infinity')$$);
+
+-- Everything above happened 400 days ago; "base" is then.
+SELECT pg_temp.travel('400 days');
+SELECT now() - interval '400 days' AS base \gset
+
+-- Nothing is old enough at base, nor one microsecond before the revoked key's 180 days.
+SELECT apikeys.purge(:'base') AS purged;
 SELECT apikeys.purge(revoked_at + interval '180 days' - interval '1 microsecond') AS purged
   FROM apikeys.keys JOIN k USING (key_id) WHERE k.name = 'revoked';
 -- Exactly 180 days after the revocation: the revoked key goes.
 SELECT apikeys.purge(revoked_at + interval '180 days') AS purged
   FROM apikeys.keys JOIN k USING (key_id) WHERE k.name = 'revoked';
 SELECT name FROM left_keys;
--- 182 days from now: the key that expired 181 days before goes; the one that expired 172
+-- 182 days after base: the key that expired 181 days before goes; the one that expired 172
 -- days before stays, and so do live keys and every key of the tenant without retention.
-SELECT apikeys.purge(now() + interval '182 days') AS purged;
+SELECT apikeys.purge(:'base'::timestamptz + interval '182 days') AS purged;
 SELECT name FROM left_keys;
 -- One 'purged' event per purged key (not 'deleted'), naming it.
 SELECT e.action, e.details ->> 'name' AS name, e.details ->> 'status' AS status, e.key_id = k.key_id AS same_key,
@@ -54,14 +72,14 @@ SELECT e.action, e.details ->> 'name' AS name, e.details ->> 'status' AS status,
   FROM apikeys.events e JOIN k ON k.key_id = e.key_id
  WHERE e.action IN ('purged', 'deleted') ORDER BY e.at;
 -- Nothing left to do: purging is idempotent.
-SELECT apikeys.purge(now() + interval '182 days') AS purged;
--- A key expired by hand long ago goes with a plain purge().
-UPDATE apikeys.keys SET expires_at = now() - interval '181 days'
+SELECT apikeys.purge(:'base'::timestamptz + interval '182 days') AS purged;
+-- A key expired by hand long before goes.
+UPDATE apikeys.keys SET expires_at = :'base'::timestamptz - interval '181 days'
  WHERE key_id = (SELECT key_id FROM k WHERE name = 'expires in 10 days');
-SELECT apikeys.purge() AS purged;
+SELECT apikeys.purge(:'base') AS purged;
 SELECT name FROM left_keys;
--- A tenant without retention is never purged, however old its keys.
-SELECT apikeys.purge('infinity') AS purged;
+-- A tenant without retention is never purged, however old its keys (400 days by now).
+SELECT apikeys.purge() AS purged;
 SELECT name FROM left_keys;
 SELECT err($$SELECT apikeys.purge(NULL)$$);
 
@@ -71,10 +89,11 @@ SELECT err($$DELETE FROM apikeys.events WHERE tenant_id = 'ret'$$);
 SELECT err($$TRUNCATE apikeys.events$$);
 SELECT tenant_id, count(*) AS events FROM apikeys.events GROUP BY 1 ORDER BY 1;
 UPDATE apikeys.tenants SET event_retention = '30 days' WHERE tenant_id = 'ret';
-SELECT apikeys.purge(now() + interval '29 days') AS purged;
-SELECT tenant_id, count(*) AS events FROM apikeys.events GROUP BY 1 ORDER BY 1;
--- 30 days after the newest event (that UPDATE's tenant_updated), minus a microsecond: every
--- older event goes, the newest stays; a microsecond later it goes too.
+-- Every event 400 days further back, so that 30 days after the newest (that UPDATE's
+-- tenant_updated) is in the past.
+SELECT pg_temp.travel('400 days');
+-- 30 days after the newest event, minus a microsecond: every older event goes, the newest
+-- stays; a microsecond later it goes too.
 SELECT max(at) AS newest FROM apikeys.events WHERE tenant_id = 'ret' \gset
 SELECT apikeys.purge(:'newest'::timestamptz + interval '30 days' - interval '1 microsecond') AS purged;
 SELECT tenant_id, action, count(*) AS events FROM apikeys.events GROUP BY 1, 2 ORDER BY 1, 2;
@@ -91,15 +110,16 @@ BEGIN
 END $$;
 CREATE TRIGGER fail_on_purged BEFORE INSERT ON apikeys.events FOR EACH ROW EXECUTE FUNCTION public.fail_on_purged();
 SELECT key_id AS doomed FROM apikeys.create_key('ret', 'doomed', expires_in => '1 day') \gset
+SELECT pg_temp.travel('1 year');
 BEGIN;
-SELECT err($$SELECT apikeys.purge(now() + interval '1 year')$$);
+SELECT err($$SELECT apikeys.purge()$$);
 SELECT err($$DELETE FROM apikeys.events$$);
 ROLLBACK;
 DROP TRIGGER fail_on_purged ON apikeys.events;
 -- The same purge, without the failing trigger, inside a savepoint that commits.
 BEGIN;
 SAVEPOINT s;
-SELECT apikeys.purge(now() + interval '1 year') AS purged;
+SELECT apikeys.purge() AS purged;
 RELEASE SAVEPOINT s;
 SELECT err($$DELETE FROM apikeys.events$$);
 COMMIT;

@@ -17,7 +17,7 @@ CREATE TABLE apikeys.events (
 );
 CREATE INDEX events_tenant_at_idx ON apikeys.events (tenant_id, at DESC);
 CREATE INDEX events_key_idx ON apikeys.events (key_id, at DESC) WHERE key_id IS NOT NULL;
-COMMENT ON TABLE apikeys.events IS 'The append-only audit log: one row per change (created, updated, activated, deactivated, revoked, rolled, deleted, purged, tenant_created, tenant_updated, key_set_created, key_set_updated, key_set_deleted, member_added, member_updated, member_removed), also sent with NOTIFY apikeys_events. Only apikeys.purge() deletes rows, by the tenant''s event_retention.';
+COMMENT ON TABLE apikeys.events IS 'The append-only audit log: one row per change (created, updated, activated, deactivated, revoked, rolled, deleted, purged, tenant_created, tenant_updated, key_set_created, key_set_updated, key_set_deleted, member_added, member_updated, member_removed, rate_limited), also sent with NOTIFY apikeys_events. Only apikeys.purge() deletes rows, by the tenant''s event_retention.';
 COMMENT ON COLUMN apikeys.events.actor IS 'Who made the change: apikeys.actor, or the session user.';
 COMMENT ON COLUMN apikeys.events.details IS 'What changed (old and new values) or what was made; never a secret or a hash.';
 

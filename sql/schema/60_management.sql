@@ -241,6 +241,11 @@ BEGIN
   IF as_of IS NULL THEN
     RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF as_of > now() THEN
+    -- A date in the future would bypass the retention, and could purge a live key.
+    RAISE EXCEPTION 'as_of must not be later than now()' USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'Purge as of now, or of a time in the past.';
+  END IF;
   PERFORM apikeys._allow_event_purge(true);
   -- Rows are locked in key_id order, as delete_key_set and update_key_set lock theirs.
   WITH doomed AS (
@@ -254,10 +259,14 @@ BEGIN
   SELECT count(*) INTO n FROM gone;
   DELETE FROM apikeys.events e USING apikeys.tenants t
    WHERE t.tenant_id = e.tenant_id AND t.event_retention IS NOT NULL AND e.at <= as_of - t.event_retention;
+  -- Usage by the tenant's usage_retention; the usage of a tenant that no longer exists goes.
+  DELETE FROM apikeys.usage u
+   WHERE NOT EXISTS (SELECT FROM apikeys.tenants t WHERE t.tenant_id = u.tenant_id
+                        AND (t.usage_retention IS NULL OR u.hour > as_of - t.usage_retention));
   PERFORM apikeys._allow_event_purge(false);
   RETURN n;
 END $$;
-COMMENT ON FUNCTION apikeys.purge(timestamptz) IS 'Deletes keys expired or revoked longer ago than their tenant''s retention, and events older than its event_retention; returns the number of keys deleted. Schedulable with pg_cron.';
+COMMENT ON FUNCTION apikeys.purge(timestamptz) IS 'Deletes keys expired or revoked longer ago than their tenant''s retention, events older than its event_retention and usage older than its usage_retention; returns the number of keys deleted. as_of may not be in the future (22023). Schedulable with pg_cron.';
 
 CREATE FUNCTION apikeys.search_keys(tenant_id text, query text DEFAULT NULL)
   RETURNS TABLE (key_id bigint, client_id text, name text, owner text, key_set_id bigint, status text,

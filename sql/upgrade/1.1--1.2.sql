@@ -100,6 +100,7 @@ ALTER EXTENSION apikeys DROP TABLE apikeys._keys_1_1;
 DROP TABLE apikeys._keys_1_1;
 
 -- include: 07_members.sql
+-- include: 08_usage.sql
 
 -- Functions whose arguments change (client_ip, allowlists, rate limits, settings): renamed
 -- here so that the new ones are made beside them; 1.1--1.2-after.sql gives the new ones the

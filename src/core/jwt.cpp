@@ -278,6 +278,11 @@ std::string sign(std::string_view kid, const KeyView &key, const Claims &c) {
     }
     payload["ips"] = std::move(ips);
   }
+  if (c.has_rate) {
+    for (int64_t v : c.rate)
+      if (v < 0) throw Error("22023", "a token's rate limit must not be negative");
+    payload["rl"] = json::array({c.rate[0], c.rate[1], c.rate[2], c.rate[3]});
+  }
   payload["iat"] = c.iat;
   payload["nbf"] = c.nbf;
   payload["exp"] = c.exp;
@@ -513,10 +518,24 @@ struct ClaimsSink {
     }
     if (name == "perms") return has_perms = v.kind == Value::Kind::Array;
     if (name == "ips") return c.has_ips = v.kind == Value::Kind::Array;
+    if (name == "rl") return c.has_rate = v.kind == Value::Kind::Array;
     if (name == "jti") return plain_string(v, &c.jti);
     return true;
   }
+  int nrate = 0;
   bool element(std::string_view name, const Value &v) {
+    if (name == "rl") {
+      if (nrate == 4) return false;
+      if (v.kind == Value::Kind::Unsigned && v.u <= static_cast<uint64_t>(INT64_MAX)) {
+        c.rate[nrate++] = static_cast<int64_t>(v.u);
+        return true;
+      }
+      if (v.kind == Value::Kind::Integer && v.i >= 0) {
+        c.rate[nrate++] = v.i;
+        return true;
+      }
+      return false;
+    }
     if (name == "ips") {
       std::string s;
       Network n;
@@ -588,6 +607,7 @@ Status verify_claims_impl(std::string_view payload_text, const VerifyOptions &op
   if (!ObjectReader<ClaimsSink>(sink).read(payload_text) || !sink.has_exp) return Status::Malformed;
   Claims &c = sink.c;
   if (opt.require_apikeys_claims && (c.key_id <= 0 || !sink.has_tenant || !sink.has_perms)) return Status::Malformed;
+  if (c.has_rate && sink.nrate != 4) return Status::Malformed;
   if (!sink.iss_ok) return Status::WrongIssuer;
   if (opt.now >= c.exp) return Status::Expired;
   if ((c.has_nbf && c.nbf > opt.now + opt.clock_skew) || (c.has_iat && c.iat > opt.now + opt.clock_skew))

@@ -84,8 +84,12 @@ struct Claims {
   bool has_key_set = false;
   int64_t key_set_id = 0;  // "key_set_id"
   std::vector<std::string> perms;
-  bool has_ips = false;               // "ips": the addresses the token may be used from (the key's allowlist)
-  std::vector<Network> ips;           // when has_ips
+  bool has_ips = false;      // "ips": the addresses the token may be used from (the key's allowlist)
+  std::vector<Network> ips;  // when has_ips
+  // "rl": [key limit, key window, tenant limit, tenant window] (windows in microseconds, 0
+  // for no limit): the rate limits the key had when the token was issued.
+  bool has_rate = false;
+  int64_t rate[4] = {0, 0, 0, 0};
   int64_t iat = 0, nbf = 0, exp = 0;  // seconds since 1970 (NumericDate)
   bool has_iat = false, has_nbf = false;
   std::string jti;

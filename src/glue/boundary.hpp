@@ -8,6 +8,7 @@
 #include "../core/core.hpp"
 #include "../core/jwt.hpp"
 #include "../core/net.hpp"
+#include "../core/rate.hpp"
 #include "../core/verdict.hpp"
 
 #include <cstring>

@@ -9,6 +9,7 @@
 #include "tables.hpp"
 #include "tokens.hpp"
 #include "usage.hpp"
+#include "usage_worker.hpp"
 
 extern "C" {
 #include "utils/guc.h"
@@ -26,6 +27,7 @@ void _PG_init(void) {
   apikeys::glue::binding_init();
   apikeys::glue::members_init();
   apikeys::glue::usage_init();
+  apikeys::glue::usage_worker_init();
   apikeys::glue::tables::tables_init();
   apikeys::glue::signing_keys_init();
   apikeys::glue::tokens_init();

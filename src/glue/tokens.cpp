@@ -7,6 +7,7 @@
 #include "../core/jwt.hpp"
 #include "binding.hpp"
 #include "signing_keys.hpp"
+#include "usage.hpp"
 #include "verify.hpp"
 
 extern "C" {
@@ -67,6 +68,8 @@ struct TokenFacts {
   size_t nperms;
   bool has_ips;
   bool address_allowed;  // when has_ips: the client's address lies within one of them
+  bool has_rate;
+  int64 rate[4];  // the "rl" claim
 };
 
 core::Code code_of(jwt::Status s) {
@@ -128,6 +131,8 @@ void verify_token_arg(FunctionCallInfo fcinfo, bool check_revocation, int client
         for (const std::string &p : c.perms) outbox().put(p);
         f.nperms = c.perms.size();
         f.has_ips = c.has_ips;
+        f.has_rate = c.has_rate;
+        for (int i = 0; i < 4; i++) f.rate[i] = c.rate[i];
         f.address_allowed = has_client && core::within_any(client, c.ips.data(), c.ips.size());
       },
       &fail);
@@ -160,12 +165,26 @@ void verify_token_arg(FunctionCallInfo fcinfo, bool check_revocation, int client
       return;
     }
   }
-  // A token issued for a key with an allowlist carries it ("ips"): the address must lie within.
+  // A token issued for a key with an allowlist carries it ("ips"): the address must lie
+  // within. One with rate limits ("rl") takes a unit of them, as verify does, last.
+  core::Code last = core::Code::Valid;
   if (f.has_ips && !f.address_allowed) {
+    last = core::Code::Forbidden;
+  } else if (f.has_rate) {
+    apikeys::glue::RateLimit key{static_cast<int32>(Min(f.rate[0], PG_INT32_MAX)), f.rate[1]};
+    apikeys::glue::RateLimit tenant{static_cast<int32>(Min(f.rate[2], PG_INT32_MAX)), f.rate[3]};
+    if (!apikeys::glue::usage_admit(v->key_id, v->tenant_id, key, tenant)) last = core::Code::RateLimited;
+  }
+  if (last != core::Code::Valid) {
     int64 key_id = v->key_id;
-    *v = apikeys::glue::verdict_of(core::Code::Forbidden);
+    *v = apikeys::glue::verdict_of(last);
     v->key_id = key_id;
   }
+}
+
+// A token's answer is counted for its key when the signature named one.
+void count_token_answer(const Verdict &v) {
+  if (v.key_id != 0 && core::identifies_key(v.code)) apikeys::glue::usage_count(v.key_id, v.code);
 }
 
 // ---- issuing -------------------------------------------------------------------------------
@@ -259,6 +278,11 @@ Datum issue_token_impl(FunctionCallInfo fcinfo) {
         c.key_set_id = v.key_set_id;
         c.perms.reserve(np);
         for (int i = 0; i < np; i++) c.perms.emplace_back(perms[i]);
+        c.has_rate = v.key_rate.limit > 0 || v.tenant_rate.limit > 0;
+        c.rate[0] = v.key_rate.limit;
+        c.rate[1] = v.key_rate.window_us;
+        c.rate[2] = v.tenant_rate.limit;
+        c.rate[3] = v.tenant_rate.window_us;
         c.has_ips = v.allowed_ips.set();
         if (c.has_ips) c.ips.assign(v.allowed_ips.networks, v.allowed_ips.networks + v.allowed_ips.n);
         c.iat = c.nbf = iat;
@@ -311,6 +335,7 @@ APIKEYS_FUNCTION(apikeys_issue_token) {
 APIKEYS_FUNCTION(apikeys_verify_token) {
   Verdict v;
   verify_token_arg(fcinfo, PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1), 2, &v);
+  count_token_answer(v);
   PG_RETURN_DATUM(apikeys::glue::verification_datum(fcinfo, v));
 }
 
@@ -318,6 +343,7 @@ APIKEYS_FUNCTION(apikeys_verify_token) {
 APIKEYS_FUNCTION(apikeys_authenticate_token) {
   Verdict v;
   verify_token_arg(fcinfo, false, 1, &v);
+  count_token_answer(v);
   apikeys::glue::bind_or_clear(v);
   PG_RETURN_DATUM(apikeys::glue::verification_datum(fcinfo, v));
 }

@@ -25,6 +25,8 @@ struct Verdict {
   bool has_expiry;
   TimestampTz expires_at;
   AllowList allowed_ips;  // the list that applied (the key's, its set's or its tenant's)
+  RateLimit key_rate;     // the limits that applied (0: none): the key's own, its set's or
+  RateLimit tenant_rate;  // its tenant's per key; the tenant's for all its keys
 
   bool valid() const { return code == core::Code::Valid; }
 };

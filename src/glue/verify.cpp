@@ -7,6 +7,7 @@
 #include "relcache.hpp"
 #include "settings.hpp"
 #include "tables.hpp"
+#include "usage.hpp"
 
 extern "C" {
 #include "access/detoast.h"
@@ -98,7 +99,12 @@ struct KeyChecks {
   const core::Network *client;  // null: no address given
   bool per_request;             // the address and the rate are checked (not for a token's key state)
   const apikeys::glue::TenantSettings *tenant = nullptr;
+  const apikeys::glue::KeySetSettings *set_settings = nullptr;
 
+  const apikeys::glue::KeySetSettings &set() {
+    if (set_settings == nullptr) set_settings = &apikeys::glue::key_set_settings(v->key_set_id);
+    return *set_settings;
+  }
   bool tenant_enabled() {
     tenant = &apikeys::glue::tenant_settings(v->tenant_id);
     return tenant->enabled;
@@ -108,14 +114,24 @@ struct KeyChecks {
   bool address_allowed() {
     if (!per_request) return true;
     apikeys::glue::AllowList list = facts->allowed_ips;
-    if (!list.set() && v->has_set) list = apikeys::glue::key_set_settings(v->key_set_id).allowed_ips;
+    if (!list.set() && v->has_set) list = set().allowed_ips;
     if (!list.set()) list = tenant->allowed_ips;
     v->allowed_ips = list;
     if (!list.set()) return true;
     return client != nullptr && core::within_any(*client, list.networks, static_cast<size_t>(list.n));
   }
   bool permissions_held() { return required == nullptr || apikeys::glue::covers_all(v->permissions, required); }
-  bool rate_allowed() { return true; }
+  // The key's own limit, else its set's, else its tenant's limit for each key; and the
+  // tenant's limit for all its keys together. Takes one unit of each allowance.
+  bool rate_allowed() {
+    if (!per_request) return true;
+    apikeys::glue::RateLimit key = facts->rate;
+    if (key.limit <= 0 && v->has_set) key = set().rate;
+    if (key.limit <= 0) key = tenant->key_rate;
+    v->key_rate = key;
+    v->tenant_rate = tenant->rate;
+    return apikeys::glue::usage_admit(v->key_id, v->tenant_id, key, tenant->rate);
+  }
 };
 
 }  // namespace
@@ -175,6 +191,7 @@ void verify_presented_key(const Presented &p, Verdict *r) {
   KeyChecks checks{r, &facts, p.required_null ? nullptr : DatumGetArrayTypeP(p.required),
                    p.client_ip_null ? nullptr : &client, true};
   r->code = core::decide(state, now, checks);
+  if (core::identifies_key(r->code)) apikeys::glue::usage_count(r->key_id, r->code);
 }
 
 core::Code key_state(int64 key_id) {

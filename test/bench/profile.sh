@@ -15,7 +15,7 @@ source "$(dirname "$0")/../lib.sh"
 here="$APIKEYS_ROOT/test/bench"
 KEYS=$(( ${BENCH_KEYS:-100000} / 20 * 20 ))
 N=${BENCH_CALLS:-2000}
-[ $((N * 20)) -le "$KEYS" ] || { echo "BENCH_CALLS must be at most BENCH_KEYS / 20" >&2; exit 2; }
+[ $((N * 30)) -le "$KEYS" ] || { echo "BENCH_CALLS must be at most BENCH_KEYS / 30" >&2; exit 2; }
 
 install_deps
 command -v valgrind >/dev/null || {
@@ -42,10 +42,14 @@ echo "== loading $KEYS keys"
 "${PSQL[@]}" -c "ALTER TABLE apikeys.keys ENABLE TRIGGER USER"
 "${PSQL[@]}" -v first=1 -v last="$KEYS" -v ref=1 -f "$here/sql/finish.sql"
 pgbench -i -s 10 -I dtGvp -q >/dev/null 2>&1
+# The valid pick of make bench, deterministic: i % 10 in 1..9; the statements below use the
+# first 2N. The limited calls use the next N keys, which get a rate limit never reached.
+picks() { awk -v n="$1" -v from="${2:-0}" 'BEGIN { for (k = from; k < from + n; k++) print 10 * k + (k % 9) + 1 }'; }
+"${PSQL[@]}" -c "ALTER TABLE apikeys.keys DISABLE TRIGGER USER" -c "
+  UPDATE apikeys.keys k SET rate_limit = 1000000000, rate_window = '1 second' FROM bench.plain p
+   WHERE p.i = ANY (ARRAY[$(picks "$N" $((2 * N)) | paste -sd,)]) AND k.key_id = apikeys._key_id_of(left(p.key, 19))" \
+  -c "ALTER TABLE apikeys.keys ENABLE TRIGGER USER" -c "VACUUM ANALYZE apikeys.keys"
 stop_cluster "$dir"
-
-# The valid pick of make bench, deterministic: i % 10 in 1..9.
-picks() { awk -v n="$1" 'BEGIN { for (k = 0; k < n; k++) print 10 * k + (k % 9) + 1 }'; }
 
 # callgrind NAME TOGGLE INPUT: runs the statements of INPUT in a single-user backend;
 # prints the instructions collected inside function TOGGLE (everything if empty).
@@ -62,7 +66,21 @@ echo "== instructions per apikeys.verify call ($N calls in one statement, valid 
   echo "SELECT count(apikeys.verify(p.key)) FROM bench.plain p WHERE p.i = ANY (ARRAY[$(picks "$N" | paste -sd,)]);"
 } >"$out/calls.sql"
 total=$(callgrind calls apikeys_verify "$out/calls.sql")
-echo "   $total instructions / $N calls = $((total / N)) per call" | tee "$out/summary.txt"
+echo "   $total instructions / $N calls = $((total / N)) per call (usage metering on)" | tee "$out/summary.txt"
+# The same calls with metering off (a superuser may turn it off for a session), and with a
+# rate limit on every picked key that is never reached.
+{ echo "SET apikeys.usage_tracking = off;"; cat "$out/calls.sql"; } >"$out/calls_off.sql"
+off=$(callgrind calls_off apikeys_verify "$out/calls_off.sql")
+echo "   $off instructions / $N calls = $((off / N)) per call (usage metering off)" | tee -a "$out/summary.txt"
+{
+  echo "SELECT count(apikeys.verify(p.key)) FROM bench.plain p WHERE p.i = ANY (ARRAY[$(picks "$N" $((2 * N)) | paste -sd,)]);"
+} >"$out/calls_limited.sql"
+limited=$(callgrind calls_limited apikeys_verify "$out/calls_limited.sql")
+echo "   $limited instructions / $N calls = $((limited / N)) per call (metering on, a rate limit never reached)" |
+  tee -a "$out/summary.txt"
+awk -v on="$total" -v off="$off" -v l="$limited" 'BEGIN {
+  printf "   metering on / off = %.3f, limited / unlimited = %.3f (instructions; lower is better)\n", on / off, l / on }' |
+  tee -a "$out/summary.txt"
 # top N: the function lines of callgrind_annotate, without the enclosing callers' lines
 top() { callgrind_annotate --auto=no "$@" 2>/dev/null | awk -v n=30 '/file:function/ { f = 1; next } f && /[0-9]/ && c++ < n' || true; }
 top --inclusive=yes "$out/callgrind.calls.out" >"$out/calls.inclusive.txt"

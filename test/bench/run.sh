@@ -155,8 +155,8 @@ echo "   $(elapsed "$t0")s"
 
 # ---- one measurement ----------------------------------------------------------------------
 # variant id -> label, pgbench arguments, role
-declare -A LABEL ARGS ROLE
-def() { LABEL[$1]=$2; ARGS[$1]=$3; ROLE[$1]=${4:-postgres}; }
+declare -A LABEL ARGS ROLE OPTS
+def() { LABEL[$1]=$2; ARGS[$1]=$3; ROLE[$1]=${4:-postgres}; OPTS[$1]=${5:-}; }
 S="$here/scripts"
 def select_only "select-only (pgbench -S)" "-S"
 def select1 "SELECT 1 (ceiling)" "-f $S/select1.sql"
@@ -165,6 +165,7 @@ def floor_keys "key pick + keys pkey probe" "-f $S/floor_keys.sql"
 def reference "reference: pgcrypto SQL" "-f $S/reference.sql"
 # verify_fixed / reference_fixed: defined once the keys are loaded (fixed_keys below)
 def verify "verify, valid keys" "-f $S/verify.sql"
+def verify_unmetered "verify, valid keys, usage_tracking off" "-f $S/verify.sql" postgres "-c apikeys.usage_tracking=off"
 def verify_mix "verify, 90/5/5 mix" "-f $S/verify_mix.sql"
 def verify_malformed "verify, malformed keys" "-f $S/verify_malformed.sql"
 def auth_rls "authenticate + point query, RLS" "-f $S/auth_point.sql" bench_app
@@ -175,6 +176,7 @@ def count_plain "auth + count(*) 1M, no policy" "-f $S/auth_count.sql" bench_byp
 def verify_token "verify_token" "-f $S/verify_token.sql"
 def verify_even "verify, tenants without members or allowlists" "-f $S/verify_even.sql"
 def verify_guarded "verify + client_ip, members and allowlists" "-f $S/verify_guarded.sql"
+def verify_limited "verify, keys with a rate limit never reached" "-f $S/verify_limited.sql"
 def create_key "create_key" "-f $S/create_key.sql"
 def bare_insert "bare INSERT" "-f $S/bare_insert.sql"
 def issue_token "issue_token" "-f $S/issue_token.sql"
@@ -200,7 +202,7 @@ run_once() {  # run_once LOG VARIANT CLIENTS NKEYS
   m0=$(machine_ticks); c0=$(cluster_ticks); t0=$(now)
   # shellcheck disable=SC2086
   ( TIMEFORMAT='pgbench cpu: %U %S'
-    time pgbench -n -M prepared -T "$SECS" -c "$c" -j "$j" -U "${ROLE[$v]}" -D nkeys="$nkeys" -D ntokens="$NTOKENS" \
+    time env PGOPTIONS="${OPTS[$v]}" pgbench -n -M prepared -T "$SECS" -c "$c" -j "$j" -U "${ROLE[$v]}" -D nkeys="$nkeys" -D ntokens="$NTOKENS" \
       -D perm=reports:read ${ARGS[$v]} ) >"$log" 2>&1 || true
   sleep 0.1  # the postmaster reaps the backends
   m1=$(machine_ticks); c1=$(cluster_ticks); t1=$(now)
@@ -285,7 +287,7 @@ summarise() {
     END {
       base["auth_rls"] = "auth_norls"; base["count_policy"] = "count_plain"; base["count_policy_sub"] = "count_plain"
       base["create_key"] = "bare_insert"; base["verify_token"] = "verify"; base["verify_fixed"] = "reference_fixed"
-      base["verify_guarded"] = "verify_even"
+      base["verify_guarded"] = "verify_even"; base["verify_limited"] = "verify_even"; base["verify"] = "verify_unmetered"
       print "variant\tlabel\tclients\tmedian_tps\tmin_tps\tmax_tps\tx_floor\tx_select_only\tx_reference\tx_baseline\tbaseline\tmax_other_cpu_pct"
       n = split(order, ids, " ")
       for (i = 1; i <= n; i++) for (c = 1; c <= ncl; c++) {
@@ -401,6 +403,14 @@ spec_checks() {
     check "verify_token targets: skipped: not measured in this run" "" ">=" 0
   fi
   for c in $CLIENTS; do
+    r=$(ratio_of "$(get verify "$c")" "$(get verify_unmetered "$c")")
+    check "usage metering costs verify at most 5% (on / off) at -c $c: $r ($(get verify "$c") vs $(get verify_unmetered "$c") tps)" "$r" ">=" 0.95
+  done
+  for c in $CLIENTS; do
+    r=$(ratio_of "$(get verify_limited "$c")" "$(get verify_even "$c")")
+    check "a rate limit never reached costs verify at most 10% at -c $c: $r ($(get verify_limited "$c") vs $(get verify_even "$c") tps)" "$r" ">=" 0.90
+  done
+  for c in $CLIENTS; do
     [ -n "$(get verify_guarded "$c")" ] || continue
     r=$(ratio_of "$(get verify_guarded "$c")" "$(get verify_even "$c")")
     check "verify with members and allowlists >= 0.95 x verify without at -c $c: $r ($(get verify_guarded "$c") vs $(get verify_even "$c") tps)" "$r" ">=" 0.95
@@ -477,7 +487,7 @@ fixed_keys() {
 }
 fixed_keys
 
-read_variants=(select_only select1 floor floor_keys reference verify verify_fixed reference_fixed verify_mix
+read_variants=(select_only select1 floor floor_keys reference verify verify_unmetered verify_fixed reference_fixed verify_mix
                verify_malformed auth_rls auth_norls count_policy count_policy_sub count_plain)
 write_variants=(create_key bare_insert)
 skipped=()
@@ -558,7 +568,7 @@ per_call
 # The guarded phase: members and allowlists on the odd tenants (test/bench/sql/guard.sql),
 # then verify of their keys with an address against verify of the even tenants' keys, in the
 # same round-robin. Last (after per_call too), since the allowlists change the other variants' answers.
-mapfile -t guard_variants < <(wanted verify_even verify_guarded)
+mapfile -t guard_variants < <(wanted verify_even verify_guarded verify_limited)
 if [ ${#guard_variants[@]} -gt 0 ]; then
   echo "== guarded phase: members and allowlists for the odd tenants"
   t0=$(now)

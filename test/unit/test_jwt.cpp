@@ -293,6 +293,34 @@ TEST_F(Jwt, AllowedAddresses) {
     EXPECT_EQ(check(forge(h, good_payload(bad), k)), Status::Malformed) << bad;
 }
 
+TEST_F(Jwt, RateLimits) {
+  Claims in = sample_claims();
+  Claims out;
+  ASSERT_EQ(check(sign("h", keys.hs(), in), &out), Status::Valid);
+  EXPECT_FALSE(out.has_rate);
+  in.has_rate = true;
+  in.rate[0] = 100;
+  in.rate[1] = 60000000;
+  in.rate[3] = 0;
+  in.rate[2] = 0;
+  std::string token = sign("h", keys.hs(), in);
+  std::string payload = b64d(token.substr(token.find('.') + 1, token.rfind('.') - token.find('.') - 1));
+  EXPECT_NE(payload.find(R"("rl":[100,60000000,0,0])"), std::string::npos);
+  ASSERT_EQ(check(token, &out), Status::Valid);
+  ASSERT_TRUE(out.has_rate);
+  EXPECT_EQ(out.rate[0], 100);
+  EXPECT_EQ(out.rate[1], 60000000);
+  EXPECT_EQ(out.rate[2], 0);
+  in.rate[2] = -1;
+  EXPECT_THROW(sign("h", keys.hs(), in), Error);
+  KeyView k = keys.hs();
+  const char *h = R"({"alg":"HS256","kid":"h"})";
+  EXPECT_EQ(check(forge(h, good_payload(R"(,"rl":[1,2,3,4])"), k)), Status::Valid);
+  for (const char *bad : {R"(,"rl":[1,2,3])", R"(,"rl":[1,2,3,4,5])", R"(,"rl":[1,2,3,-4])", R"(,"rl":[1,2,3,4.5])",
+                          R"(,"rl":["1",2,3,4])", R"(,"rl":{})", R"(,"rl":null)", R"(,"rl":[1,2,3,[4]])"})
+    EXPECT_EQ(check(forge(h, good_payload(bad), k)), Status::Malformed) << bad;
+}
+
 TEST(SigningKeys, Generate) {
   NewSigningKey h = generate_signing_key(Alg::HS256);
   EXPECT_TRUE(valid_kid(h.kid));

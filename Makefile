@@ -66,6 +66,12 @@ test/unit/run_unit: $(UNIT_SRCS) $(CORE_SRCS) $(wildcard src/core/*.hpp)
 	  -lgtest -lgtest_main -lcrypto -pthread
 
 .PHONY: unit format format-check test
+# The redaction's cost per log line (docs/security.md).
+test/bench/redact: test/bench/redact.cpp src/core/redact.cpp src/core/redact.hpp
+	$(CXX) -std=c++17 -O2 -o $@ test/bench/redact.cpp src/core/redact.cpp
+bench-redact: test/bench/redact
+	test/bench/redact
+
 unit: test/unit/run_unit
 	test/unit/run_unit
 

@@ -36,9 +36,11 @@ SELECT encode(tk_hmac('Jefe', 'what do ya want for nothing?'), 'hex')
      = '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843' AS hmac_ok;
 
 -- CREATE EXTENSION made one HS256 key, current.
-SELECT alg, length(secret) AS secret_bytes, public_key IS NULL AS no_public_key, is_current, retired_at
-  FROM apikeys.signing_keys;
-SELECT kid AS k1, secret AS k1_secret FROM apikeys.signing_keys \gset
+-- (Its secret is in apikeys.signing_secrets, which only C code writes and reads; this test
+-- runs as a superuser, which row-level security does not hold back.)
+SELECT alg, length(s.secret) AS secret_bytes, public_key IS NULL AS no_public_key, is_current, retired_at
+  FROM apikeys.signing_keys k JOIN apikeys.signing_secrets s USING (kid);
+SELECT kid AS k1, s.secret AS k1_secret FROM apikeys.signing_keys JOIN apikeys.signing_secrets s USING (kid) \gset
 
 SELECT * FROM apikeys.create_tenant('tokco') \gset
 SELECT apikeys.create_key_set('tokco', 'reporting', '{reports:*,admin:read}') AS set_id \gset
@@ -170,7 +172,16 @@ SELECT err($$SELECT apikeys.retire_signing_key(NULL)$$) AS null_kid;
 SELECT err($$SELECT apikeys.add_signing_key('RS256')$$) AS bad_alg;
 SELECT err($$SELECT apikeys.add_signing_key(NULL)$$) AS null_alg;
 SELECT err($$UPDATE apikeys.signing_keys SET is_current = true, retired_at = now() WHERE retired_at IS NULL$$) AS current_retired;
-SELECT err($$INSERT INTO apikeys.signing_keys (kid, alg, secret) VALUES ('weak', 'HS256', 'short')$$) AS weak_secret;
+BEGIN;
+INSERT INTO apikeys.signing_keys (kid, alg) VALUES ('weak', 'HS256');
+SELECT err($$INSERT INTO apikeys.signing_secrets (kid, secret) VALUES ('weak', 'short')$$) AS weak_secret;
+SELECT err($$INSERT INTO apikeys.signing_secrets (kid) VALUES ('weak')$$) AS no_secret;
+ROLLBACK;
+-- A DBA's failing plain UPDATE shows no secret: signing_keys holds none, and signing_secrets
+-- has no constraint that could echo its row.
+SELECT err($$UPDATE apikeys.signing_keys SET public_key = '\x00' WHERE is_current$$) AS failing_row_public_only;
+SELECT regexp_replace(err($$UPDATE apikeys.signing_secrets SET secret = NULL$$), '"[A-Za-z0-9_-]{16}"', '"<kid>"')
+  AS failing_secret_update;
 -- A key added without make_current signs nothing until it is made current.
 SELECT apikeys.add_signing_key('HS256', make_current => false) AS k3 \gset
 SELECT kid = :'k2' AS k2_still_current FROM apikeys.signing_keys WHERE is_current;
@@ -218,8 +229,8 @@ SELECT err(format('SELECT apikeys.issue_token(%L, %L)', :'short_client', :'short
 -- EdDSA: Ed25519 tokens, and the public keys in JWKS.
 SELECT apikeys.jwks();
 SELECT apikeys.add_signing_key('EdDSA') AS ek \gset
-SELECT alg, length(secret) AS secret_bytes, length(public_key) AS public_bytes, is_current
-  FROM apikeys.signing_keys WHERE kid = :'ek';
+SELECT alg, length(s.secret) AS secret_bytes, length(public_key) AS public_bytes, is_current
+  FROM apikeys.signing_keys JOIN apikeys.signing_secrets s USING (kid) WHERE kid = :'ek';
 SELECT apikeys.issue_token(:'client_id', :'key') AS etok \gset
 SELECT tk_part(:'etok', 1) - 'kid' AS header, tk_part(:'etok', 1) ->> 'kid' = :'ek' AS signed_with_ek,
        length(tk_unb64(split_part(:'etok', '.', 3))) AS signature_bytes;
@@ -256,13 +267,23 @@ COMMIT;
 SELECT apikeys.jwks();
 SELECT err($$SELECT apikeys.add_signing_key()$$);
 SELECT err($$SELECT * FROM apikeys.signing_keys$$);
-SELECT err($$SELECT apikeys._new_signing_key('HS256')$$);
+SELECT err($$SELECT apikeys._insert_signing_key('HS256', true)$$);
+SELECT err($$SELECT * FROM apikeys.signing_secrets$$);
 RESET ROLE;
 SET ROLE apikeys_admin;
 SELECT apikeys.add_signing_key('EdDSA', make_current => false) AS ek2 \gset
 SELECT alg, is_current, retired_at FROM apikeys.signing_keys WHERE kid = :'ek2';
-SELECT err($$SELECT secret FROM apikeys.signing_keys$$);
+SELECT err($$SELECT secret FROM apikeys.signing_secrets$$);
 SELECT apikeys.retire_signing_key(:'ek2');
+RESET ROLE;
+-- pg_read_all_data reads every table, and no row of the secrets.
+CREATE ROLE apikeys_reader IN ROLE pg_read_all_data;
+SET ROLE apikeys_reader;
+SELECT count(*) AS readable_keys FROM apikeys.signing_keys;
+SELECT count(*) AS readable_secrets FROM apikeys.signing_secrets;
+RESET ROLE;
+DROP ROLE apikeys_reader;
+SET ROLE apikeys_admin;
 SELECT err($$DELETE FROM apikeys.signing_keys$$);
 RESET ROLE;
 

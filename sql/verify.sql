@@ -119,8 +119,18 @@ SELECT code FROM apikeys.verify(:'pep_key');
 SET apikeys.pepper = 'pepper-for-tests';
 SELECT code FROM apikeys.verify(:'pep_key');
 RESET apikeys.pepper;
--- The pepper is superuser-only.
+-- The pepper is superuser-only, shown to no one, and never stored in a catalog that every
+-- role reads (pg_db_role_setting, a function's SET clause).
 SET ROLE apikeys_app;
 SELECT err($$SET apikeys.pepper = 'x'$$);
 SELECT err($$SHOW apikeys.pepper$$);
 RESET ROLE;
+SET apikeys.pepper = 'pepper-for-tests';
+SHOW apikeys.pepper;
+SELECT current_setting('apikeys.pepper') AS setting, count(*) AS in_pg_settings
+  FROM pg_settings WHERE name = 'apikeys.pepper' AND setting LIKE '%pepper-for%';
+RESET apikeys.pepper;
+SELECT err($$ALTER DATABASE postgres SET apikeys.pepper = 'stored'$$);
+SELECT err($$ALTER ROLE apikeys_app SET apikeys.pepper = 'stored'$$);
+SELECT err($$CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql SET apikeys.pepper = 'stored' AS 'SELECT 1'$$);
+SELECT count(*) AS stored_anywhere FROM pg_db_role_setting WHERE array_to_string(setconfig, ',') LIKE '%pepper%';

@@ -21,7 +21,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # Debian packages the build and the tests need; only missing ones are installed.
-APIKEYS_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron libpq-dev
+APIKEYS_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron postgresql-$PG_MAJOR-pgaudit libpq-dev
   libssl-dev openssl python3 libipc-run-perl libgtest-dev nlohmann-json3-dev pgbouncer make g++ clang-format"
 
 install_deps() {

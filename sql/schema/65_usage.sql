@@ -68,6 +68,18 @@ COMMENT ON FUNCTION apikeys.top_keys(text, interval, integer) IS 'A tenant''s bu
 CREATE FUNCTION apikeys.usage_status(OUT metering boolean, OUT preloaded boolean, OUT tracking boolean,
     OUT database text, OUT last_flush timestamptz, OUT flush_lag interval, OUT slots_used bigint,
     OUT slots_total bigint, OUT tenant_slots_used bigint, OUT tenant_slots_total bigint,
-    OUT uncounted bigint, OUT limited_refusals bigint, OUT flush_errors bigint, OUT writer_pid integer)
+    OUT uncounted bigint, OUT limited_refusals bigint, OUT flush_errors bigint, OUT writer_pid integer,
+    OUT logs_redacted boolean)
   AS 'MODULE_PATHNAME', 'apikeys_usage_status' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION apikeys.usage_status() IS 'Whether this database''s answers are counted (the library preloaded, apikeys.usage_tracking on, this database apikeys.database_name), when the usage writer last flushed and how long ago, the shared-memory slots used of keys and tenants, answers not counted and limited answers refused for lack of a slot, failed flushes, and the writer''s process id.';
+COMMENT ON FUNCTION apikeys.usage_status() IS 'Whether this database''s answers are counted (the library preloaded, apikeys.usage_tracking on, this database apikeys.database_name), when the usage writer last flushed and how long ago, the shared-memory slots used of keys and tenants, answers not counted and limited answers refused for lack of a slot, failed flushes, the writer''s process id, and whether the server log is redacted (the library preloaded: no key, token or secret in any log line).';
+
+CREATE FUNCTION apikeys._notice_if_not_preloaded() RETURNS void
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF NOT (SELECT s.logs_redacted FROM apikeys.usage_status() s) THEN
+    RAISE NOTICE 'apikeys is not in shared_preload_libraries: log lines are not redacted (a statement that carries a key can log it), usage is not counted and rate limits cannot be set'
+      USING HINT = 'Add apikeys to shared_preload_libraries in postgresql.conf and restart the server.';
+  END IF;
+END $$;
+COMMENT ON FUNCTION apikeys._notice_if_not_preloaded() IS 'Raises a NOTICE when the library is not preloaded (CREATE EXTENSION and the update run it): the log is then not redacted, usage not counted, rate limits impossible.';

@@ -20,15 +20,39 @@ CREATE TRIGGER signing_keys_after_invalidate AFTER INSERT OR UPDATE OR DELETE OR
   FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
 ALTER TABLE apikeys.signing_keys ENABLE ALWAYS TRIGGER signing_keys_after_invalidate;
 
-CREATE FUNCTION apikeys._new_signing_key(alg text, OUT kid text, OUT secret bytea, OUT public_key bytea)
-  AS 'MODULE_PATHNAME', 'apikeys_new_signing_key' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION apikeys._new_signing_key(text) IS 'New key material from the CSPRNG: a random kid, and a 256-bit HS256 secret or an Ed25519 key pair.';
+CREATE FUNCTION apikeys._signing_secrets_check() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  a text;
+BEGIN
+  -- Messages name the kid only: a message never shows a secret, nor does a failing row.
+  SELECT k.alg INTO a FROM apikeys.signing_keys k WHERE k.kid = NEW.kid;
+  IF NEW.secret IS NULL OR (a = 'HS256' AND length(NEW.secret) < 32) OR (a = 'EdDSA' AND length(NEW.secret) <> 32) THEN
+    RAISE EXCEPTION 'the secret of signing key "%" must be % bytes', NEW.kid,
+      CASE WHEN a = 'EdDSA' THEN 'an Ed25519 private key of 32' ELSE 'at least 32 random' END
+      USING ERRCODE = 'check_violation', HINT = 'Add keys with apikeys.add_signing_key().';
+  END IF;
+  IF TG_OP = 'UPDATE' AND NEW.kid <> OLD.kid THEN
+    RAISE EXCEPTION 'the secret of signing key "%" cannot change its kid', OLD.kid
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  RETURN NEW;
+END $$;
+COMMENT ON FUNCTION apikeys._signing_secrets_check() IS 'Trigger of apikeys.signing_secrets: a secret of the length its algorithm needs, validated without a constraint (whose failure would echo the row).';
+CREATE TRIGGER signing_secrets_before_check BEFORE INSERT OR UPDATE ON apikeys.signing_secrets
+  FOR EACH ROW EXECUTE FUNCTION apikeys._signing_secrets_check();
+CREATE TRIGGER signing_secrets_after_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apikeys.signing_secrets
+  FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
+ALTER TABLE apikeys.signing_secrets ENABLE ALWAYS TRIGGER signing_secrets_after_invalidate;
+
+CREATE FUNCTION apikeys._insert_signing_key(alg text, make_current boolean) RETURNS text
+  AS 'MODULE_PATHNAME', 'apikeys_insert_signing_key' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION apikeys._insert_signing_key(text, boolean) IS 'Makes a signing key from the CSPRNG (a random kid; a 256-bit HS256 secret or an Ed25519 key pair) and writes its rows from C, so that no statement, plan or parameter carries the secret; returns the kid.';
 
 CREATE FUNCTION apikeys.add_signing_key(alg text DEFAULT 'HS256', make_current boolean DEFAULT true)
   RETURNS text LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  g record;
 BEGIN
   IF add_signing_key.alg IS NULL OR add_signing_key.alg NOT IN ('HS256', 'EdDSA') THEN
     RAISE EXCEPTION 'signing algorithm must be HS256 or EdDSA (got %)',
@@ -36,10 +60,7 @@ BEGIN
   END IF;
   -- Key management is serialised; verify_token's reads are not blocked.
   LOCK TABLE apikeys.signing_keys IN SHARE ROW EXCLUSIVE MODE;
-  g := apikeys._new_signing_key(add_signing_key.alg);
-  INSERT INTO apikeys.signing_keys (kid, alg, secret, public_key, is_current)
-  VALUES (g.kid, add_signing_key.alg, g.secret, g.public_key, coalesce(add_signing_key.make_current, true));
-  RETURN g.kid;
+  RETURN apikeys._insert_signing_key(add_signing_key.alg, coalesce(add_signing_key.make_current, true));
 END $$;
 COMMENT ON FUNCTION apikeys.add_signing_key(text, boolean) IS 'Adds a signing key (HS256: 256 random bits; EdDSA: an Ed25519 key pair) and returns its kid. With make_current it signs every token issued from now on; the previous current key keeps verifying its tokens until it is retired.';
 

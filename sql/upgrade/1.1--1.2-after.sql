@@ -61,3 +61,6 @@ BEGIN
     PERFORM apikeys.grant_admin(r.grantee);
   END LOOP;
 END $$;
+
+-- Say what is missing without shared_preload_libraries.
+SELECT apikeys._notice_if_not_preloaded();

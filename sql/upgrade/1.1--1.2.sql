@@ -102,6 +102,16 @@ DROP TABLE apikeys._keys_1_1;
 -- include: 07_members.sql
 -- include: 08_usage.sql
 
+-- Signing secrets move to a table of their own that no SQL reads (09_signing_secrets.sql);
+-- signing_keys keeps the public part. Dropping the column drops the constraint that named it.
+-- include: 09_signing_secrets.sql
+INSERT INTO apikeys.signing_secrets (kid, secret) SELECT kid, secret FROM apikeys.signing_keys;
+ALTER TABLE apikeys.signing_keys DROP COLUMN secret;
+ALTER TABLE apikeys.signing_keys ADD CONSTRAINT signing_keys_material CHECK (
+    (alg OPERATOR(pg_catalog.=) 'HS256' AND public_key IS NULL)
+    OR (alg OPERATOR(pg_catalog.=) 'EdDSA' AND pg_catalog.length(public_key) OPERATOR(pg_catalog.=) 32));
+DROP FUNCTION apikeys._new_signing_key(text);
+
 -- Functions whose arguments change (client_ip, allowlists, rate limits, settings): renamed
 -- here so that the new ones are made beside them; 1.1--1.2-after.sql gives the new ones the
 -- old ones' grants and drops the old ones. Calls by position and by name keep resolving.

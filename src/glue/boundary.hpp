@@ -9,6 +9,7 @@
 #include "../core/jwt.hpp"
 #include "../core/net.hpp"
 #include "../core/rate.hpp"
+#include "../core/redact.hpp"
 #include "../core/verdict.hpp"
 
 #include <cstring>

@@ -12,8 +12,10 @@ extern "C" {
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "storage/fd.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 }
 
@@ -25,6 +27,57 @@ using apikeys::glue::run_core;
 
 namespace {
 char *pepper_value = nullptr;
+char *pepper_file = nullptr;
+
+// The pepper read from apikeys.pepper_file (TopMemoryContext), read again after a change.
+char *file_pepper = nullptr;
+bool file_pepper_stale = true;
+bool file_pepper_failed = false;
+bool warned_pepper_file = false;
+
+// SHOW and pg_settings never print the pepper, for any role.
+const char *show_pepper() { return pepper_value != nullptr && pepper_value[0] != '\0' ? "[redacted]" : ""; }
+
+// The pepper may come from postgresql.conf, ALTER SYSTEM (the data directory) or a
+// superuser's SET; never from ALTER DATABASE/ROLE ... SET or a function's SET clause, which
+// store it in catalogs that every role can read.
+bool check_pepper(char **newval, void **, GucSource source) {
+  if (*newval == nullptr || (*newval)[0] == '\0') return true;
+  if (source == PGC_S_TEST || source == PGC_S_DATABASE || source == PGC_S_USER || source == PGC_S_DATABASE_USER) {
+    GUC_check_errmsg("apikeys.pepper cannot be stored in the catalogs, where every role can read it");
+    GUC_check_errhint("Set it in postgresql.conf or with ALTER SYSTEM, or name a file with apikeys.pepper_file.");
+    return false;
+  }
+  return true;
+}
+
+void pepper_file_changed(const char *, void *) { file_pepper_stale = true; }
+
+// Reads apikeys.pepper_file (at most 4 kB; trailing white space is not part of the pepper).
+void read_pepper_file() {
+  file_pepper_stale = false;
+  file_pepper_failed = false;
+  if (file_pepper != nullptr) {
+    explicit_bzero(file_pepper, strlen(file_pepper));
+    pfree(file_pepper);
+    file_pepper = nullptr;
+  }
+  FILE *f = AllocateFile(pepper_file, "r");
+  char buf[4097];
+  size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+  bool ok = f != nullptr && !ferror(f);
+  if (f) FreeFile(f);
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t')) n--;
+  if (!ok || n == 0) {
+    file_pepper_failed = true;
+    explicit_bzero(buf, sizeof buf);
+    return;
+  }
+  file_pepper = static_cast<char *>(MemoryContextAlloc(TopMemoryContext, n + 1));
+  memcpy(file_pepper, buf, n);
+  file_pepper[n] = '\0';
+  explicit_bzero(buf, sizeof buf);
+}
 
 [[noreturn]] void malformed_client_id() {
   ereport(ERROR,
@@ -35,10 +88,35 @@ char *pepper_value = nullptr;
 
 namespace apikeys::glue {
 
-const char *pepper() { return pepper_value ? pepper_value : ""; }
+const char *pepper() {
+  if (pepper_file != nullptr && pepper_file[0] != '\0') {
+    if (file_pepper_stale) read_pepper_file();
+    if (file_pepper_failed) {
+      if (!warned_pepper_file) {
+        warned_pepper_file = true;
+        ereport(WARNING, (errmsg("apikeys.pepper_file \"%s\" cannot be read or is empty", pepper_file),
+                          errdetail("Keys stored with the pepper answer NOT_FOUND, and no key can be made, until it "
+                                    "can be read."),
+                          errhidestmt(true)));
+      }
+      return "";
+    }
+    return file_pepper;
+  }
+  return pepper_value ? pepper_value : "";
+}
+
+bool pepper_missing() {
+  (void)pepper();
+  return pepper_file != nullptr && pepper_file[0] != '\0' && file_pepper_failed;
+}
 
 core::Scheme new_key(const char *prefix, const char *client_id) {
   const char *pep = pepper();
+  if (pepper_missing())
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("no key can be made: apikeys.pepper_file \"%s\" cannot be read or is empty", pepper_file),
+                    errhint("Make the file readable by the server's operating system user, then reload.")));
   core::Scheme scheme = pep[0] ? core::Scheme::HmacSha256 : core::Scheme::Sha256;
   CoreFailure fail;
   bool ok = run_core(
@@ -63,7 +141,12 @@ void keys_init() {
                              "When set, new keys are stored as HMAC-SHA-256 with this pepper; keys stored "
                              "under another scheme keep verifying with theirs.",
                              &pepper_value, "", PGC_SUSET, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
-                             nullptr, nullptr, nullptr);
+                             check_pepper, nullptr, show_pepper);
+  DefineCustomStringVariable("apikeys.pepper_file", "A file holding the pepper (instead of apikeys.pepper).",
+                             "Read by each backend when it first needs the pepper and after a reload; the pepper then "
+                             "appears in no setting at all. Trailing white space is ignored.",
+                             &pepper_file, "", PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE, nullptr,
+                             pepper_file_changed, nullptr);
 }
 
 }  // namespace apikeys::glue

@@ -4,6 +4,7 @@
 #include "events.hpp"
 #include "keys.hpp"
 #include "members.hpp"
+#include "redaction.hpp"
 #include "relcache.hpp"
 #include "signing_keys.hpp"
 #include "tables.hpp"
@@ -20,6 +21,7 @@ PGDLLEXPORT void _PG_init(void);
 }
 
 void _PG_init(void) {
+  apikeys::glue::redaction_init();  // first: every later report of this process is redacted
   apikeys::glue::boundary_init();
   apikeys::glue::relcache::init();
   apikeys::glue::keys_init();

@@ -1,6 +1,7 @@
 // The signing keys of the access tokens as verify_token reads them: every non-retired row of
 // apikeys.signing_keys, cached in backend memory until the table is invalidated
-// (relcache.hpp's rule); and apikeys._new_signing_key.
+// (relcache.hpp's rule), their secrets read from apikeys.signing_secrets; and
+// apikeys._insert_signing_key.
 #pragma once
 
 #include "../core/jwt.hpp"

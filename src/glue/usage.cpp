@@ -10,6 +10,8 @@
 // within their partition; a partition never holds tombstones (a rebuild re-inserts).
 #include "usage.hpp"
 
+#include "redaction.hpp"
+
 extern "C" {
 #include "access/xact.h"
 #include "commands/dbcommands.h"
@@ -633,8 +635,8 @@ APIKEYS_FUNCTION(apikeys_usage_status) {
   TupleDesc desc;
   if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "apikeys: record expected");
   apikeys::glue::UsageStatus st = apikeys::glue::usage_status();
-  Datum v[14];
-  bool n[14] = {false};
+  Datum v[15];
+  bool n[15] = {false};
   v[0] = BoolGetDatum(st.preloaded && st.tracking && st.metered_here);
   v[1] = BoolGetDatum(st.preloaded);
   v[2] = BoolGetDatum(st.tracking);
@@ -653,6 +655,7 @@ APIKEYS_FUNCTION(apikeys_usage_status) {
   v[12] = Int64GetDatum(st.flush_errors);
   v[13] = Int32GetDatum(st.worker_pid);
   n[13] = st.worker_pid == 0;
+  v[14] = BoolGetDatum(apikeys::glue::logs_redacted());
   desc = BlessTupleDesc(desc);
   PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, v, n)));
 }

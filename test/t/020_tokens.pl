@@ -44,7 +44,8 @@ sub sql { my ($node, $db, $q) = @_; return $node->safe_psql($db, $q); }
 # ---- HS256, checked independently --------------------------------------------------------
 my $token = sql($primary, 'postgres', qq{SELECT apikeys.issue_token('$client_id', '$key')});
 my ($kid, $secret_hex) = split /\|/,
-	sql($primary, 'postgres', q{SELECT kid, encode(secret, 'hex') FROM apikeys.signing_keys WHERE is_current});
+	sql($primary, 'postgres',
+		q{SELECT kid, encode(s.secret, 'hex') FROM apikeys.signing_keys JOIN apikeys.signing_secrets s USING (kid) WHERE is_current});
 my ($rc, $out, $err) = interop($token, 'check-hs256', '--secret-hex', $secret_hex,
 	'--expect', "sub=$key_id", '--expect', 'tenant=acme', '--expect', 'owner=alice',
 	'--expect', "key_set_id=$set", '--expect', "iss=apikeys", '--expect-perms', '["reports:*", "admin:read"]');

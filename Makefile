@@ -26,10 +26,10 @@ PG_CXXFLAGS += -Werror -Wshadow
 endif
 SHLIB_LINK = -lcrypto -lstdc++
 
-REGRESS = setup verify encoding lifecycle limits purge privileges secrets tokens rls events members allowlists usage parallel upgrade schema
+REGRESS = setup verify encoding lifecycle limits purge privileges secrets tokens rls events members allowlists usage reminders parallel upgrade schema
 # Each suite brings its own server (run as a non-root user: see test/run-tests.sh).
 REGRESS_OPTS = --inputdir=. --temp-instance=tmp_check_regress --temp-config=test/regress.conf
-ISOLATION = race_insert_insert race_activate_activate race_insert_activate race_delete_set race_key_sets race_owner lock_order tenant_switch members_demote members_switch
+ISOLATION = race_insert_insert race_activate_activate race_insert_activate race_delete_set race_key_sets race_owner lock_order tenant_switch members_demote members_switch reminders_race
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=output_iso --temp-instance=tmp_check_iso --temp-config=test/regress.conf
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
@@ -113,5 +113,16 @@ bench:
 bench-profile:
 	bash test/bench/profile.sh
 
-EXTRA_CLEAN = test/unit/run_unit test/fuzz/run_token test/fuzz/run_work results regression.diffs regression.out \
+# ---- packaging -----------------------------------------------------------------------------
+# `make dist`: the archive PGXN takes (apikeys-<version>.zip of the committed tree).
+# `make package`: the Debian package built in a clean clone, installed, and its regression
+# suite run against the installed files (test/package.sh; slow: not part of `make test`).
+DIST_VERSION = $(shell sed -n 's/^ *"version": *"\([0-9.]*\)".*/\1/p' META.json | head -n 1)
+.PHONY: dist package
+dist:
+	git archive --format zip --prefix=apikeys-$(DIST_VERSION)/ -o apikeys-$(DIST_VERSION).zip HEAD
+package:
+	bash test/package.sh
+
+EXTRA_CLEAN = test/bench/redact apikeys-*.zip test/unit/run_unit test/fuzz/run_token test/fuzz/run_work results regression.diffs regression.out \
   output_iso tmp_check tmp_check_regress tmp_check_iso log $(OBJS:.o=.d)

@@ -1,6 +1,7 @@
 /*
  * notify_owner: listens on apikeys_events and prints what an app would e-mail to a key's
- * owner when a key is created or revoked. A notification is only a wake-up: any role that
+ * owner when a key is created or revoked, or is about to expire (expiring, from
+ * apikeys.send_expiry_reminders). A notification is only a wake-up: any role that
  * can connect may send one, so the payload is not trusted. Its event_id is read, and the
  * event row is read by that id with this connection's own privileges (SELECT on
  * apikeys.events and apikeys.keys); a payload naming no event is ignored.
@@ -39,7 +40,8 @@ static void report(PGconn *conn, const char *payload)
 
 	params[0] = event_id;
 	res = PQexecParams(conn,
-		"SELECT e.action, coalesce(e.details ->> 'owner', k.owner, '(no owner)'), e.key_id, e.actor"
+		"SELECT e.action, coalesce(e.details ->> 'owner', k.owner, '(no owner)'), e.key_id, e.actor,"
+		"       to_char((e.details ->> 'expires_at')::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI UTC')"
 		"  FROM apikeys.events e LEFT JOIN apikeys.keys k ON k.key_id = e.key_id"
 		" WHERE e.event_id = $1::bigint",
 		1, NULL, params, NULL, NULL, 0);
@@ -50,6 +52,9 @@ static void report(PGconn *conn, const char *payload)
 		if (strcmp(action, "created") == 0 || strcmp(action, "revoked") == 0)
 			printf("send mail to owner %s: key %s %s by %s\n", PQgetvalue(res, 0, 1),
 				   PQgetvalue(res, 0, 2), action, PQgetvalue(res, 0, 3));
+		else if (strcmp(action, "expiring") == 0)
+			printf("send mail to owner %s: key %s expires on %s, regenerate it before then\n",
+				   PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 4));
 		else
 			printf("event %s (no mail)\n", action);
 	}

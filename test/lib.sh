@@ -22,11 +22,17 @@ SUDO=""
 
 # Debian packages the build and the tests need; only missing ones are installed.
 APIKEYS_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-cron postgresql-$PG_MAJOR-pgaudit libpq-dev
-  libssl-dev openssl python3 libipc-run-perl libgtest-dev nlohmann-json3-dev pgbouncer make g++ clang-format"
+  libssl-dev openssl python3 python3-psycopg curl libipc-run-perl libgtest-dev nlohmann-json3-dev pgbouncer make g++ clang-format"
 
 install_deps() {
-  local missing=()
-  for p in $APIKEYS_PACKAGES; do
+  # shellcheck disable=SC2086
+  install_packages $APIKEYS_PACKAGES
+}
+
+# Installs those of the given Debian packages that are missing (apt-get update first).
+install_packages() {
+  local missing=() p
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then

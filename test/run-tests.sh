@@ -21,6 +21,7 @@ fi
 
 echo "== layout check (CONTRIBUTING.md)"
 bash "$APIKEYS_ROOT/test/check-layout.sh" || failures+=("layout: see test/check-layout.sh")
+python3 "$APIKEYS_ROOT/test/check-meta.py" || failures+=("META.json: see test/check-meta.py")
 
 if ! WERROR=1 build_install; then
   echo "PostgreSQL $($PG_CONFIG --version | sed 's/PostgreSQL //')"

@@ -52,11 +52,13 @@ BEGIN
     apikeys.add_member(text, text, text, boolean), apikeys.update_member(text, text, text, boolean),
     apikeys.remove_member(text, text),
     apikeys.key_usage(bigint, timestamptz), apikeys.top_keys(text, interval, integer), apikeys.usage_status(),
+    apikeys.send_expiry_reminders(timestamptz), apikeys.expiring_keys(text, interval),
     apikeys.verify(text, text[], inet), apikeys.verify_token(text, boolean, inet),
     apikeys.add_signing_key(text, boolean), apikeys.set_current_signing_key(text),
     apikeys.retire_signing_key(text), apikeys.jwks() TO %s', role);
   EXECUTE format('GRANT SELECT, UPDATE ON apikeys.tenants TO %s', role);
-  EXECUTE format('GRANT SELECT ON apikeys.key_sets, apikeys.events, apikeys.members, apikeys.usage TO %s', role);
+  EXECUTE format('GRANT SELECT ON apikeys.key_sets, apikeys.events, apikeys.members, apikeys.usage, apikeys.reminders TO %s',
+                 role);
   EXECUTE format('GRANT SELECT (key_id, owner_disabled, client_id, tenant_id, status, permissions, expires_at, key_set_id,
     owner, allowed_ips, rate_limit, rate_window, previous_expires_at, name, description, permissions_inherited,
     created_at, created_by, updated_at, updated_by, revoked_at, revoked_by, revoked_reason, last_used_at, hint)

@@ -101,6 +101,7 @@ DROP TABLE apikeys._keys_1_1;
 
 -- include: 07_members.sql
 -- include: 08_usage.sql
+-- include: 10_reminders.sql
 
 -- Signing secrets move to a table of their own that no SQL reads (09_signing_secrets.sql);
 -- signing_keys keeps the public part. Dropping the column drops the constraint that named it.

@@ -10,6 +10,7 @@
 #include "relcache.hpp"
 #include "rows.hpp"
 #include "settings.hpp"
+#include "statements.hpp"
 #include "tables.hpp"
 #include "usage.hpp"
 #include "writes.hpp"
@@ -388,6 +389,9 @@ Datum changes_of(const Row &o, const Row &n, TupleDesc desc, bool *changed) {
 
 int64 id_or_zero(const Row &r, int column) { return r.null(k(column)) ? 0 : DatumGetInt64(r.get(k(column))); }
 
+// A key whose expiry or secret changed is reminded again (apikeys.reminders forgets it).
+apikeys::glue::Statement rearm_reminders = {"SELECT apikeys._rearm_reminders($1)", 1, {INT8OID}, nullptr};
+
 void keys_apply(TriggerData *td) {
   TupleDesc desc = RelationGetDescr(td->tg_relation);
   TimestampTz now = GetCurrentTransactionStartTimestamp();
@@ -459,6 +463,13 @@ void keys_apply(TriggerData *td) {
     apikeys::glue::record_event(n.get(k(kTenantId)), id_or_zero(n, kKeyId), id_or_zero(n, kKeySetId), "created",
                                 details.finish());
     return;
+  }
+  if (distinct(n, *o, kExpiresAt, TIMESTAMPTZOID) || known_different(n, *o, kKeyHash, BYTEAOID)) {
+    SPI_connect();
+    Datum args[1] = {n.get(k(kKeyId))};
+    bool nulls[1] = {false};
+    apikeys::glue::run(&rearm_reminders, args, nulls, false);
+    SPI_finish();
   }
   bool changed;
   Datum details = changes_of(*o, n, desc, &changed);

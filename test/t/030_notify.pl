@@ -27,9 +27,9 @@ chomp $incdir;
 system('cc', '-o', $bin, "$root/examples/notify_owner.c", "-I$incdir", '-lpq') == 0
   or BAIL_OUT('could not build examples/notify_owner.c');
 
-# Start it: it stops after 5 notifications or 20 s of silence.
+# Start it: it stops after 7 notifications or 20 s of silence.
 my ($out, $err) = ('', '');
-my $h = start([ $bin, $node->connstr('postgres'), '5', '20' ], '>', \$out, '2>', \$err, timeout(60));
+my $h = start([ $bin, $node->connstr('postgres'), '7', '20' ], '>', \$out, '2>', \$err, timeout(60));
 pump $h until $out =~ /listening/;
 
 # A rolled-back creation notifies nobody; a committed creation and revocation do.
@@ -48,6 +48,13 @@ SELECT apikeys.revoke_key($key_id, 'stolen');
 COMMIT;
 SELECT apikeys.update_key($key_id, description => 'noted');
 });
+# An expiry reminder: the consumer tells the owner to regenerate the key.
+my $exp_id = $node->safe_psql('postgres', q{
+SET apikeys.actor = 'admin-7';
+SELECT key_id FROM apikeys.create_key('acme', 'expiring', owner => 'carol', expires_in => '2 days')});
+my $expires = $node->safe_psql('postgres',
+	qq{SELECT to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI UTC') FROM apikeys.keys WHERE key_id = $exp_id});
+$node->safe_psql('postgres', 'SELECT apikeys.send_expiry_reminders()');
 # Anyone who can connect may NOTIFY: forged payloads are not believed.
 $node->safe_psql('postgres', q{
 SELECT pg_notify('apikeys_events', '{"event_id": "12345", "action": "revoked", "owner": "alice@example.com"}');
@@ -59,6 +66,8 @@ is($out, "listening\n"
 	. "send mail to owner alice: key $key_id created by admin-7\n"
 	. "send mail to owner alice: key $key_id revoked by sec-team\n"
 	. "event updated (no mail)\n"
+	. "send mail to owner carol: key $exp_id created by admin-7\n"
+	. "send mail to owner carol: key $exp_id expires on $expires, regenerate it before then\n"
 	. "ignored a notification of event 12345, which does not exist\n"
 	. "ignored a notification that names no event\n",
 	'the consumer saw the committed creation and revocation, nothing of the rollback, and ignored forgeries');

@@ -32,7 +32,10 @@ dpkg -L "postgresql-$PG_MAJOR-apikeys" | grep -c . | sed 's/^/   files installed
 echo "== make installcheck against the installed package (regress and isolation)"
 chown -R "$PG_USER" "$work"
 status=0
-as_pg make -C "$work/apikeys" -s installcheck PG_CONFIG="$PG_CONFIG" PROVE_TESTS= TAP_TESTS= 2>&1 | tail -n 12 || status=$?
+as_pg make -C "$work/apikeys" -s installcheck PG_CONFIG="$PG_CONFIG" PROVE_TESTS= TAP_TESTS= >"$work/check.log" 2>&1 ||
+  status=$?
+grep -E '^ *(All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests failed)' "$work/check.log" | sed 's/^ */   /'
+[ "$status" -eq 0 ] || tail -n 40 "$work/check.log"
 
 echo "== removing the package, reinstalling the working tree's build"
 $SUDO dpkg -r "postgresql-$PG_MAJOR-apikeys" >/dev/null

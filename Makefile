@@ -76,31 +76,52 @@ unit: test/unit/run_unit
 	test/unit/run_unit
 
 # clang-format over every C++ file; format-check fails on any difference (CI runs it).
-FORMAT_FILES = $(wildcard src/core/*.cpp src/core/*.hpp src/glue/*.cpp src/glue/*.hpp test/unit/*.cpp test/fuzz/*.cpp)
+FORMAT_FILES = $(wildcard src/core/*.cpp src/core/*.hpp src/glue/*.cpp src/glue/*.hpp test/unit/*.cpp test/fuzz/*.cpp test/fuzz/*.hpp)
 format:
 	clang-format -i $(FORMAT_FILES)
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 
-# ---- fuzzing the token core (libFuzzer with ASan and UBSan; clang) ----------------------
-# `make fuzz` runs for FUZZ_SECONDS (60) from the seeds in test/fuzz/corpus/token; new inputs
-# go to test/fuzz/run_work/token and crashes to test/fuzz/run_work/crash-* (both ignored by
-# git). Never part of `make test`.
+# ---- fuzzing the core (libFuzzer with ASan and UBSan; clang) ----------------------------
+# `make fuzz` builds every target test/fuzz/fuzz_<name>.cpp (token, key, permission, redact,
+# net) and runs them one after the other, each for FUZZ_SECONDS (60) from its seeds in
+# test/fuzz/corpus/<name>; new inputs go to test/fuzz/run_work/<name> and crashes to
+# test/fuzz/run_work/<name>-crash-* (both ignored by git). FUZZ_TARGETS="key net" runs some.
+# Every target runs even when one fails; the exit status is a failure if any did. Never part
+# of `make test`.
 FUZZ_SECONDS ?= 60
 FUZZ_CXX ?= clang++
-test/fuzz/run_token: test/fuzz/fuzz_token.cpp $(CORE_SRCS) $(wildcard src/core/*.hpp)
+FUZZ_ALL = $(patsubst test/fuzz/fuzz_%.cpp,%,$(wildcard test/fuzz/fuzz_*.cpp))
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+test/fuzz/run_%: test/fuzz/fuzz_%.cpp test/fuzz/fuzz.hpp $(CORE_SRCS) $(wildcard src/core/*.hpp)
 	$(FUZZ_CXX) -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $@ test/fuzz/fuzz_token.cpp $(CORE_SRCS) -lcrypto
+	  -o $@ $< $(CORE_SRCS) -lcrypto
 
 .PHONY: fuzz
-fuzz: test/fuzz/run_token
-	mkdir -p test/fuzz/run_work/token
-	test/fuzz/run_token -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=test/fuzz/run_work/ \
-	  test/fuzz/run_work/token test/fuzz/corpus/token
+fuzz: $(FUZZ_TARGETS:%=test/fuzz/run_%)
+	@failed=; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p test/fuzz/run_work/$$t; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  test/fuzz/run_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=test/fuzz/run_work/$$t- test/fuzz/run_work/$$t test/fuzz/corpus/$$t || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (see test/fuzz/run_work/)"; exit 1; fi
 
 # Every test on a throwaway cluster (see README): run as root or as a normal user.
 test:
 	bash test/run-tests.sh
+
+# Every test again with ASan and UBSan in the library and the unit tests, on a clean copy of
+# the tree (test/sanitize/run.sh; slow: not part of `make test`). Reinstalls the plain build after.
+.PHONY: test-sanitize
+test-sanitize:
+	bash test/sanitize/run.sh
+
+# SQL-level fuzzing: sqlsmith for SQLSMITH_SECONDS (1200) against a database with keys,
+# tokens, members and RLS policies (test/sqlsmith/run.sh; not part of `make test`).
+.PHONY: sqlsmith
+sqlsmith:
+	bash test/sqlsmith/run.sh
 
 # ---- benchmarks (docs/benchmarks.md); never part of `make test` or CI -------------------
 # `make bench`: every hot path against the physical floor on a throwaway cluster (BENCH_KEYS,
@@ -124,5 +145,5 @@ dist:
 package:
 	bash test/package.sh
 
-EXTRA_CLEAN = test/bench/redact apikeys-*.zip test/unit/run_unit test/fuzz/run_token test/fuzz/run_work results regression.diffs regression.out \
+EXTRA_CLEAN = test/bench/redact apikeys-*.zip test/unit/run_unit $(FUZZ_ALL:%=test/fuzz/run_%) test/fuzz/run_work results regression.diffs regression.out \
   output_iso tmp_check tmp_check_regress tmp_check_iso log $(OBJS:.o=.d)

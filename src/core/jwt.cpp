@@ -12,6 +12,7 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <unordered_set>
 
 namespace apikeys::core::jwt {
 
@@ -338,16 +339,24 @@ struct Value {
   const std::string *s = nullptr;  // valid during the callback only
 };
 
+// Bounds of one JSON text: top-level members, and elements of each top-level array.
+struct Bounds {
+  size_t members;
+  size_t elements;
+};
+
 // Walks one JSON text that must be an object: hands each top-level member's value to
 // sink.member(name, value) and each element of a top-level array member to
 // sink.element(name, value); deeper levels are only checked for syntax. A sink returning
 // false, a syntax error (nlohmann's lexer also rejects invalid UTF-8 and non-finite
-// numbers), trailing bytes, a top level that is not an object, and a member name repeated
-// at the top level (RFC 7515 section 4: such a JWS is rejected) all make read() false.
+// numbers), trailing bytes, a top level that is not an object, more top-level members or
+// array elements than the bounds, and a member name repeated at the top level (RFC 7515
+// section 4: such a JWS is rejected) all make read() false. Repeats are found with a hash
+// set: linear in the length of the names.
 template <typename Sink>
 class ObjectReader {
  public:
-  explicit ObjectReader(Sink &sink) : sink_(sink) { names_.reserve(16); }
+  ObjectReader(Sink &sink, Bounds bounds) : sink_(sink), bounds_(bounds) {}
 
   bool read(std::string_view text) { return json::sax_parse(text.begin(), text.end(), this) && done_; }
 
@@ -380,32 +389,34 @@ class ObjectReader {
   bool end_array() { return close(); }
   bool key(json::string_t &name) {
     if (depth_ != 1) return true;
-    for (const std::string &seen : names_)
-      if (seen == name) return false;
-    names_.push_back(name);
-    return true;
+    if (names_.size() == bounds_.members) return false;
+    auto [it, inserted] = names_.insert(name);
+    name_ = &*it;  // a node's address outlives a rehash
+    return inserted;
   }
   bool parse_error(std::size_t, const std::string &, const nlohmann::detail::exception &) { return false; }
 
  private:
   bool scalar(const Value &v) {
     if (depth_ == 0) return false;  // the top level is not an object
-    if (depth_ == 1) return sink_.member(names_.back(), v);
-    if (depth_ == 2 && in_array_) return sink_.element(names_.back(), v);
+    if (depth_ == 1) return sink_.member(*name_, v);
+    if (depth_ == 2 && in_array_) return element(v);
     return true;
   }
   bool open(Value::Kind kind) {
     if (depth_ == 0) {
       if (kind != Value::Kind::Object) return false;
     } else if (depth_ == 1) {
-      if (!sink_.member(names_.back(), Value{kind})) return false;
+      if (!sink_.member(*name_, Value{kind})) return false;
       in_array_ = kind == Value::Kind::Array;
+      elements_ = 0;
     } else if (depth_ == 2 && in_array_) {
-      if (!sink_.element(names_.back(), Value{kind})) return false;
+      if (!element(Value{kind})) return false;
     }
     depth_++;
     return true;
   }
+  bool element(const Value &v) { return ++elements_ <= bounds_.elements && sink_.element(*name_, v); }
   bool close() {
     depth_--;
     if (depth_ == 1) in_array_ = false;
@@ -414,7 +425,10 @@ class ObjectReader {
   }
 
   Sink &sink_;
-  std::vector<std::string> names_;
+  Bounds bounds_;
+  std::unordered_set<std::string> names_;  // of the top-level members so far
+  const std::string *name_ = nullptr;      // the current one, in names_
+  size_t elements_ = 0;                    // of the current top-level array
   int depth_ = 0;
   bool in_array_ = false;
   bool done_ = false;
@@ -558,6 +572,9 @@ struct HeaderMemo {
 };
 thread_local HeaderMemo header_memo;
 
+// The longest base64url segment of a header of kMaxHeaderLen bytes.
+constexpr size_t kMaxHeaderB64Len = (kMaxHeaderLen * 4 + 2) / 3;
+
 Status verify_signature_impl(std::string_view token, KeyLookup lookup, void *ctx, std::string *payload) {
   if (token.empty() || token.size() > kMaxTokenLen) return Status::Malformed;
   size_t d1 = token.find('.');
@@ -565,6 +582,9 @@ Status verify_signature_impl(std::string_view token, KeyLookup lookup, void *ctx
   size_t d2 = token.find('.', d1 + 1);
   if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos) return Status::Malformed;
   std::string_view h64 = token.substr(0, d1), p64 = token.substr(d1 + 1, d2 - d1 - 1), s64 = token.substr(d2 + 1);
+  // The header is read before the signature is checked: its length is bounded before
+  // anything is decoded.
+  if (h64.size() > kMaxHeaderB64Len) return Status::Malformed;
   std::string sig;
   if (!b64url_decode(p64, payload) || !b64url_decode(s64, &sig)) return Status::Malformed;
 
@@ -573,7 +593,9 @@ Status verify_signature_impl(std::string_view token, KeyLookup lookup, void *ctx
     std::string header_text;
     if (!b64url_decode(h64, &header_text)) return Status::Malformed;
     HeaderSink parsed;
-    if (!ObjectReader<HeaderSink>(parsed).read(header_text) || !parsed.has_alg) return Status::Malformed;
+    // Its arrays are bounded by its length.
+    Bounds bounds{kMaxHeaderMembers, std::numeric_limits<size_t>::max()};
+    if (!ObjectReader<HeaderSink>(parsed, bounds).read(header_text) || !parsed.has_alg) return Status::Malformed;
     header.valid = false;
     header.h64.assign(h64);
     header.alg = std::move(parsed.alg);
@@ -601,10 +623,12 @@ Status verify_signature_impl(std::string_view token, KeyLookup lookup, void *ctx
 }
 
 Status verify_claims_impl(std::string_view payload_text, const VerifyOptions &opt, Claims *out) {
+  if (payload_text.size() > kMaxClaimsLen) return Status::Malformed;
   ClaimsSink sink;
   sink.require_apikeys_claims = opt.require_apikeys_claims;
   sink.issuer = opt.issuer;
-  if (!ObjectReader<ClaimsSink>(sink).read(payload_text) || !sink.has_exp) return Status::Malformed;
+  if (!ObjectReader<ClaimsSink>(sink, Bounds{kMaxClaimsMembers, kMaxClaimElements}).read(payload_text) || !sink.has_exp)
+    return Status::Malformed;
   Claims &c = sink.c;
   if (opt.require_apikeys_claims && (c.key_id <= 0 || !sink.has_tenant || !sink.has_perms)) return Status::Malformed;
   if (c.has_rate && sink.nrate != 4) return Status::Malformed;

@@ -25,6 +25,25 @@ constexpr int64_t kClockSkewSeconds = 60;
 constexpr int64_t kMaxTtlSeconds = 24 * 3600;
 // Longer tokens are MALFORMED without being decoded; issue refuses to make one.
 constexpr size_t kMaxTokenLen = 64 * 1024;
+// What verification parses before the signature is checked is bounded so that a forged
+// token costs no more than a real one, and the payload is bounded too. Beyond any bound the
+// answer is MALFORMED. Every bound is far above what sign() writes, so no token it issues
+// is refused:
+// - the header (JSON, decoded) is at most kMaxHeaderLen bytes, checked on the length of its
+//   base64url segment before anything is decoded; sign() writes {"alg","kid","typ"}, at
+//   most 100 bytes with a 64-character kid;
+constexpr size_t kMaxHeaderLen = 1024;
+// - the header has at most kMaxHeaderMembers members (sign() writes 3; RFC 7515 registers 11);
+constexpr size_t kMaxHeaderMembers = 32;
+// - the claims (JSON, decoded) are at most what a kMaxTokenLen token can carry;
+constexpr size_t kMaxClaimsLen = kMaxTokenLen / 4 * 3;
+// - the claims have at most kMaxClaimsMembers top-level members (sign() writes at most 12);
+constexpr size_t kMaxClaimsMembers = 64;
+// - a top-level array (perms, ips, rl, any other) has at most kMaxClaimElements elements.
+//   sign() bounds perms and ips only by kMaxTokenLen; a string element takes at least 3
+//   bytes of JSON ("" and a comma), so no token within kMaxClaimsLen has more.
+constexpr size_t kMaxClaimElements = 16384;
+static_assert(kMaxClaimElements * 3 >= kMaxClaimsLen, "a token sign() makes must not exceed kMaxClaimElements");
 // NumericDate range accepted in exp, nbf and iat: 1970-01-01 .. 9999-12-31T23:59:59Z.
 constexpr int64_t kMaxNumericDate = 253402300799;
 // Key ids (kid) are 1-64 of [A-Za-z0-9_-].
@@ -122,15 +141,17 @@ struct VerifyOptions {
 };
 
 // Step 1: the compact JWS. Checks the shape and base64url of the three parts, parses the
-// header (a JSON object: string "alg", string "kid" if present, "typ" JWT if present, no
-// "crit"), finds the key by kid, pins the algorithm to the key's, and checks the signature
-// (CRYPTO_memcmp for HS256). On Valid, *payload holds the decoded payload bytes.
+// header (a JSON object of at most kMaxHeaderLen bytes and kMaxHeaderMembers members: string
+// "alg", string "kid" if present, "typ" JWT if present, no "crit"), finds the key by kid,
+// pins the algorithm to the key's, and checks the signature (CRYPTO_memcmp for HS256). On
+// Valid, *payload holds the decoded payload bytes.
 // Answers Malformed, UnknownKey or InvalidSignature otherwise.
 Status verify_signature(std::string_view token, KeyLookup lookup, void *ctx, std::string *payload);
-// Step 2: the claims of a payload whose signature was checked: a JSON object with numeric
-// exp; iss equal to the issuer (WrongIssuer); now < exp (Expired); nbf and iat, when present,
-// at most clock_skew in the future (NotYetValid); and, unless relaxed, string sub (a decimal
-// key id), string tenant, array of string perms, optional string owner and key_set_id.
+// Step 2: the claims of a payload whose signature was checked: a JSON object (within
+// kMaxClaimsLen, kMaxClaimsMembers and kMaxClaimElements) with numeric exp; iss equal to
+// the issuer (WrongIssuer); now < exp (Expired); nbf and iat, when present, at most
+// clock_skew in the future (NotYetValid); and, unless relaxed, string sub (a decimal key
+// id), string tenant, array of string perms, optional string owner and key_set_id.
 Status verify_claims(std::string_view payload, const VerifyOptions &opt, Claims *out);
 // Both steps.
 Status verify(std::string_view token, KeyLookup lookup, void *ctx, const VerifyOptions &opt, Claims *out);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 
 using namespace apikeys::core;
@@ -57,6 +58,8 @@ bool lookup(void *ctx, std::string_view kid, KeyView *out) {
     *out = KeyView{Alg::HS256, k->rfc7515, {}};
   else if (kid == "x")
     *out = KeyView{Alg::EdDSA, k->rfc8037_d, k->rfc8037_x};
+  else if (kid == std::string(kMaxKidLen, 'L'))  // the longest kid
+    *out = k->ed();
   else
     return false;
   return true;
@@ -595,4 +598,158 @@ TEST_F(Jwt, HeaderMemoIsByteExact) {
   std::string bad_b64 = "=" + a;
   EXPECT_EQ(check(bad_b64), Status::Malformed);
   EXPECT_EQ(check(a), Status::Valid);
+}
+
+// ---- bounds (what is parsed before the signature is checked costs what a real token costs) ---
+
+namespace {
+
+// {"alg":"HS256","kid":"h" followed by n members "m0":0, "m1":0, ... and the closing brace.
+std::string header_with_members(size_t n) {
+  std::string h = R"({"alg":"HS256","kid":"h")";
+  for (size_t i = 0; i < n; i++) h += ",\"m" + std::to_string(i) + "\":0";
+  return h + "}";
+}
+
+// A JSON object of exactly len bytes: the given members and a string member "pad".
+std::string padded(std::string_view members, size_t len) {
+  std::string s = "{" + std::string(members) + ",\"pad\":\"";
+  s += std::string(len - s.size() - 2, 'p');
+  return s + "\"}";
+}
+
+// The largest n for which sign() accepts make(n) (n + 1 refused with 54000).
+template <typename Make>
+size_t largest_signable(const std::string &kid, const KeyView &key, Make make) {
+  size_t lo = 0, hi = kMaxTokenLen;  // sign(make(lo)) succeeds, sign(make(hi)) does not
+  while (hi - lo > 1) {
+    size_t mid = (lo + hi) / 2;
+    try {
+      sign(kid, key, make(mid));
+      lo = mid;
+    } catch (const Error &e) {
+      EXPECT_STREQ(e.sqlstate(), "54000");
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+}  // namespace
+
+TEST_F(Jwt, HeaderMemberBound) {
+  std::string p = good_payload();
+  // alg, kid and kMaxHeaderMembers - 2 more: the bound itself is accepted.
+  EXPECT_EQ(check(forge(header_with_members(kMaxHeaderMembers - 2), p, keys.hs())), Status::Valid);
+  EXPECT_EQ(check(forge(header_with_members(kMaxHeaderMembers - 1), p, keys.hs())), Status::Malformed);
+  // A duplicate is still found among many members.
+  std::string dup = header_with_members(kMaxHeaderMembers - 3);
+  dup.insert(dup.size() - 1, ",\"m0\":1");
+  EXPECT_EQ(check(forge(dup, p, keys.hs())), Status::Malformed);
+  // Nested objects do not count against the bound.
+  std::string nested = R"({"alg":"HS256","kid":"h","x":)" + header_with_members(kMaxHeaderMembers) + "}";
+  EXPECT_EQ(check(forge(nested, p, keys.hs())), Status::Valid);
+}
+
+TEST_F(Jwt, HeaderSizeBound) {
+  std::string p = good_payload();
+  std::string at = padded(R"("alg":"HS256","kid":"h")", kMaxHeaderLen);
+  ASSERT_EQ(at.size(), kMaxHeaderLen);
+  EXPECT_EQ(check(forge(at, p, keys.hs())), Status::Valid);
+  std::string over = padded(R"("alg":"HS256","kid":"h")", kMaxHeaderLen + 1);
+  EXPECT_EQ(check(forge(over, p, keys.hs())), Status::Malformed);
+  EXPECT_EQ(check(forge(over + "  ", p, keys.hs())), Status::Malformed);
+  // The bound is on the base64url segment: one longer than any header of kMaxHeaderLen bytes
+  // is refused whatever it holds.
+  std::string t = forge(at, p, keys.hs());
+  EXPECT_EQ(check("A" + t), Status::Malformed);
+}
+
+TEST_F(Jwt, ForgedHeaderOfManyMembersIsRefused) {
+  // The review's attack: a header of 6,000 members (about 48 kB, a 64 kB token), made
+  // different for every call so that no memo helps; refused before it is parsed.
+  std::string h = R"({"alg":"HS256","kid":"h")";
+  for (int i = 0; i < 6000; i++)
+    h += ",\"" +
+         b64url_encode(std::string(1, static_cast<char>(i % 256)) + std::string(1, static_cast<char>(i / 256))) +
+         "\":0";
+  h += "}";
+  const std::string attacker_secret(32, 'x');  // a KeyView only views its secret
+  KeyView attacker{Alg::HS256, attacker_secret, {}};
+  for (int v = 0; v < 3; v++) {
+    std::string t = forge(h, good_payload(",\"v\":" + std::to_string(v)), attacker);
+    ASSERT_LE(t.size(), kMaxTokenLen);
+    EXPECT_EQ(check(t), Status::Malformed);
+    EXPECT_EQ(check(forge(h, good_payload(",\"v\":" + std::to_string(v)), keys.hs())), Status::Malformed);
+  }
+}
+
+TEST_F(Jwt, ClaimsBounds) {
+  KeyView k = keys.hs();
+  const char *h = R"({"alg":"HS256","kid":"h"})";
+  // good_payload has 6 members.
+  auto members = [](size_t n) {
+    std::string extra;
+    for (size_t i = 0; i < n; i++) extra += ",\"c" + std::to_string(i) + "\":null";
+    return extra;
+  };
+  EXPECT_EQ(check(forge(h, good_payload(members(kMaxClaimsMembers - 6)), k)), Status::Valid);
+  EXPECT_EQ(check(forge(h, good_payload(members(kMaxClaimsMembers - 5)), k)), Status::Malformed);
+  // Elements of a top-level array, whichever claim; nested arrays are bounded by the size.
+  auto array = [](const char *name, size_t n) {
+    std::string a = std::string(",\"") + name + "\":[";
+    for (size_t i = 0; i < n; i++) a += i ? ",0" : "0";
+    return a + "]";
+  };
+  EXPECT_EQ(check(forge(h, good_payload(array("extra", kMaxClaimElements)), k)), Status::Valid);
+  EXPECT_EQ(check(forge(h, good_payload(array("extra", kMaxClaimElements + 1)), k)), Status::Malformed);
+  EXPECT_EQ(check(forge(h, good_payload(",\"extra\":[" + array("x", kMaxClaimElements + 1).substr(5) + "]"), k)),
+            Status::Valid);
+  // The size of the claims, when verify_claims is called alone.
+  Claims c;
+  std::string at = padded(R"("iss":"apikeys","sub":"42","tenant":"acme","perms":[],"exp":1800028800)", kMaxClaimsLen);
+  EXPECT_EQ(verify_claims(at, opt(), &c), Status::Valid);
+  std::string over =
+      padded(R"("iss":"apikeys","sub":"42","tenant":"acme","perms":[],"exp":1800028800)", kMaxClaimsLen + 1);
+  EXPECT_EQ(verify_claims(over, opt(), &c), Status::Malformed);
+}
+
+TEST_F(Jwt, LargestTokensTheIssuerMakesVerify) {
+  // Every claim sign() writes, the longest kid, and as many permissions (or networks) as
+  // kMaxTokenLen lets sign() put in a token.
+  const std::string kid(kMaxKidLen, 'L');
+  Claims base = sample_claims();
+  base.tenant = std::string(63, 't');
+  base.owner = std::string(100, 'o');
+  base.key_set_id = std::numeric_limits<int64_t>::max();
+  base.has_rate = true;
+  base.rate[0] = base.rate[1] = base.rate[2] = base.rate[3] = std::numeric_limits<int64_t>::max();
+  Network net;
+  ASSERT_TRUE(parse_network("::/0", &net));  // the shortest text of a network
+  for (const char *perm : {"a", ""}) {
+    auto make = [&](size_t n) {
+      Claims c = base;
+      c.perms.assign(n, perm);
+      return c;
+    };
+    size_t n = largest_signable(kid, keys.ed(), make);
+    ASSERT_GT(n, 1000u) << perm;
+    ASSERT_LE(n, kMaxClaimElements) << perm;
+    std::string token = sign(kid, keys.ed(), make(n));
+    EXPECT_GT(token.size(), kMaxTokenLen - 200);
+    Claims out;
+    ASSERT_EQ(check(token, &out), Status::Valid) << "\"" << perm << "\" x " << n;
+    EXPECT_EQ(out.perms.size(), n);
+  }
+  auto with_ips = [&](size_t n) {
+    Claims c = base;
+    c.has_ips = true;
+    c.ips.assign(n, net);
+    return c;
+  };
+  size_t n = largest_signable(kid, keys.ed(), with_ips);
+  ASSERT_GT(n, 1000u);
+  Claims out;
+  ASSERT_EQ(check(sign(kid, keys.ed(), with_ips(n)), &out), Status::Valid);
+  EXPECT_EQ(out.ips.size(), n);
 }

@@ -42,7 +42,26 @@ ANALYZE invoices, big;
 CREATE FUNCTION peek(t text) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS $$
 BEGIN RAISE NOTICE 'peek saw %', t; RETURN true; END $$;
 
+-- A plan as EXPLAIN (COSTS OFF) shows it, in PostgreSQL 17's form whatever the version:
+-- until 16 an InitPlan's value is $0, announced as "InitPlan 1 (returns $0)" and by a
+-- Gather's "Params Evaluated: $0"; since 17 it is "(InitPlan 1).col1" and Gather names none.
+CREATE FUNCTION plan_of(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  line text;
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+    CONTINUE WHEN line ~ '^ *Params Evaluated: \$0$';
+    RETURN NEXT regexp_replace(regexp_replace(line, '^( *InitPlan 1) \(returns \$0\)$', '\1'),
+                               '\$0\M', '(InitPlan 1).col1', 'g');
+  END LOOP;
+END $$;
+-- The planner's "force a parallel plan" setting: force_parallel_mode until 15,
+-- debug_parallel_query since 16.
+SELECT CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'debug_parallel_query'
+            ELSE 'force_parallel_mode' END AS parallel_guc \gset
+
 GRANT SELECT, INSERT, UPDATE ON invoices, reports, notes, big TO apikeys_app;
+GRANT EXECUTE ON FUNCTION plan_of(text) TO apikeys_app;
 GRANT USAGE ON SEQUENCE reports_id_seq TO apikeys_app;
 GRANT EXECUTE ON FUNCTION peek(text) TO apikeys_app;
 
@@ -165,7 +184,7 @@ SELECT count(*) FROM reports WHERE peek(tenant_id || ':' || body);
 COMMIT;
 
 -- Parallel query: the policy still filters correctly when the planner goes parallel.
-SET force_parallel_mode = on;
+SET :"parallel_guc" = on;
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
@@ -174,7 +193,7 @@ BEGIN;
 SELECT code FROM apikeys.authenticate(:'key_a');
 SELECT count(*) FROM big;
 SELECT count(*) FROM invoices;
-EXPLAIN (COSTS OFF) SELECT count(*) FROM invoices;
+SELECT plan_of('SELECT count(*) FROM invoices');
 EXPLAIN (COSTS OFF) SELECT count(*) FROM big;
 COMMIT;
 BEGIN;
@@ -182,7 +201,7 @@ SELECT code FROM apikeys.authenticate(:'key_b');
 SELECT count(*) FROM big;
 SELECT count(*) FROM invoices;
 COMMIT;
-RESET force_parallel_mode;
+RESET :"parallel_guc";
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
@@ -192,4 +211,4 @@ RESET max_parallel_workers_per_gather;
 SELECT err($$SELECT * FROM apikeys.keys$$);
 RESET ROLE;
 DROP TABLE invoices, reports, notes, big;
-DROP FUNCTION peek(text);
+DROP FUNCTION peek(text), plan_of(text);

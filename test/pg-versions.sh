@@ -6,11 +6,20 @@
 # `prepare` needs the network.
 #
 #   bash test/pg-versions.sh prepare VERSION       make the chroot of VERSION, or reuse it
-#   bash test/pg-versions.sh test VERSION [ARGS]   run the suite in it (ARGS go to run-tests.sh)
-#   bash test/pg-versions.sh all                   prepare and test every VERSION below
+#   bash test/pg-versions.sh test VERSION [SUITE...]
+#                                                  run test/run-tests.sh in it (SUITE: unit,
+#                                                  regress, isolation, tap; default: all)
+#   bash test/pg-versions.sh all                   prepare and test every VERSION below, in full
+#   bash test/pg-versions.sh bench VERSION [TARGET] make TARGET (default: bench) in it, on a
+#                                                  fresh copy of the tree, with the caller's
+#                                                  BENCH_* variables and the host's network;
+#                                                  the results come back to
+#                                                  test/bench/results/STAMP-pgVERSION
 #   bash test/pg-versions.sh shell VERSION [CMD]   CMD (default: bash) in the chroot, mounted
 #
-#   APIKEYS_CHROOT_CACHE=/var/cache/apikeys  where chroot-VERSION lives (1.3-1.5 GB each)
+# test/run-tests.sh calls prepare and test for the versions of APIKEYS_PG_VERSIONS (17 18).
+#
+#   APIKEYS_CHROOT_CACHE=/var/cache/apikeys  where chroot-VERSION lives (1.4-1.9 GB each)
 #   APIKEYS_CHROOT_REBUILD=1                 prepare makes the chroot again even if complete
 #   APIKEYS_DEBIAN_MIRROR=http://deb.debian.org/debian
 #   APIKEYS_PGVER_OUT=/tmp                   where `test` leaves pgver-VERSION-test.log and
@@ -136,7 +145,8 @@ remove_tree() {
 in_chroot() {
   local root=$1 ver=$2
   shift 2
-  chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" ${ver:+PG_MAJOR=$ver} \
+  # APIKEYS_PG_VERSIONS empty: run-tests.sh in the chroot tests that version only.
+  chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" ${ver:+PG_MAJOR=$ver} APIKEYS_PG_VERSIONS= \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@" 9>&-
 }
 
@@ -238,6 +248,34 @@ prepare() {
     "($(in_chroot "$dir" '' "/usr/lib/postgresql/$ver/bin/postgres" --version))"
 }
 
+# Dies unless the chroot of $1 is complete and has every package (one added to lib.sh since
+# it was made needs `prepare`, which installs it in place).
+require_ready() {
+  local dir missing
+  dir=$(chroot_dir "$1")
+  [ -f "$dir/$STAMP" ] || die "no complete chroot for PostgreSQL $1 in $dir: run prepare $1 first"
+  # shellcheck disable=SC2046
+  missing=$(missing_packages "$dir" $(packages_of "$1") | xargs)
+  [ -z "$missing" ] || die "the chroot of PostgreSQL $1 lacks $missing: run prepare $1 first"
+}
+
+# Holds the version's lock (until exit), checks its chroot, and unmounts it at exit.
+take_version() {
+  lock_version "$1"
+  require_ready "$1"
+  trap unmount_chroot EXIT
+  trap 'exit 130' INT TERM
+}
+
+# A fresh copy of the tree in the chroot's /build/apikeys; what a killed run left there goes
+# first (the tree, test/lib.sh's scratch copies, a benchmark's cluster).
+fresh_copy() {
+  local dir=$1
+  rm -rf --one-file-system "$dir/build/apikeys" "$dir"/tmp/apikeys-test.* "$dir"/tmp/apikeys-bench.*
+  mkdir -p "$dir/build/apikeys"
+  copy_tree "$dir/build/apikeys"
+}
+
 # ---- test --------------------------------------------------------------------------------
 # The files of the tree: git's (tracked and untracked, not ignored), or all but build output.
 copy_tree() {
@@ -265,15 +303,8 @@ run_test() {
   local ver=$1 dir log status=0 start=$SECONDS
   shift
   dir=$(chroot_dir "$ver")
-  lock_version "$ver"
-  [ -f "$dir/$STAMP" ] || die "no complete chroot for PostgreSQL $ver in $dir: run prepare $ver first"
-  trap unmount_chroot EXIT
-  trap 'exit 130' INT TERM
-
-  # Leftovers of a killed run: its scratch copies (test/lib.sh's make_scratch) and the tree.
-  rm -rf --one-file-system "$dir/build/apikeys" "$dir"/tmp/apikeys-test.*
-  mkdir -p "$dir/build/apikeys"
-  copy_tree "$dir/build/apikeys"
+  take_version "$ver"
+  fresh_copy "$dir"
   if [ -n "${APIKEYS_PGVER_PATCH:-}" ]; then
     echo "== PostgreSQL $ver: applying $APIKEYS_PGVER_PATCH to the copy"
     patch -s -d "$dir/build/apikeys" -p1 --forward <"$APIKEYS_PGVER_PATCH" || die "$APIKEYS_PGVER_PATCH does not apply"
@@ -310,6 +341,37 @@ summary_of() {
     echo "(no summary: run-tests.sh stopped early; last lines of $log:)"
     tail -n 15 "$log" 2>/dev/null || true
   fi
+}
+
+# ---- bench -------------------------------------------------------------------------------
+# make bench on the version's server: nothing else should run on the machine meanwhile
+# (docs/benchmarks.md). With the host's network (the benchmark may install gnuplot).
+run_bench() {
+  local ver=$1 target=${2:-bench} dir log status=0 start=$SECONDS r name vars=()
+  dir=$(chroot_dir "$ver")
+  take_version "$ver"
+  fresh_copy "$dir"
+  cp -L /etc/resolv.conf "$dir/etc/resolv.conf"
+  while IFS= read -r r; do vars+=("$r"); done < <(env | grep -E '^BENCH_[A-Z_]+=' || true)
+  mkdir -p "$OUT"
+  log=$OUT/pgver-$ver-$target.log
+  mount_chroot "$dir"
+  echo "== PostgreSQL $ver: make $target in $dir/build/apikeys ${vars[*]} (log: $log)"
+  (in_chroot "$dir" "$ver" /usr/bin/env "${vars[@]}" /bin/bash -c 'cd /build/apikeys && exec make "$1"' _ "$target" 2>&1 |
+    tee "$log") &
+  wait $! || status=$?
+  unmount_chroot
+  # The results, named with the version, beside this machine's own.
+  for r in "$dir/build/apikeys/test/bench/results"/*/; do
+    [ -d "$r" ] && [ ! -L "${r%/}" ] || continue
+    name=$(basename "$r")-pg$ver
+    mkdir -p "$APIKEYS_ROOT/test/bench/results"
+    rm -rf "$APIKEYS_ROOT/test/bench/results/$name"
+    cp -r "$r" "$APIKEYS_ROOT/test/bench/results/$name"
+    echo "== results: test/bench/results/$name"
+  done
+  echo "== PostgreSQL $ver: make $target $([ "$status" -eq 0 ] && echo finished || echo "FAILED (exit $status)") in $((SECONDS - start)) s"
+  return "$status"
 }
 
 # ---- all ---------------------------------------------------------------------------------
@@ -359,15 +421,16 @@ case "$cmd" in
   all)
     run_all
     ;;
+  bench)
+    check_version "${1:-}"
+    run_bench "$@"
+    ;;
   shell)
     check_version "${1:-}"
     ver=$1
     shift
     dir=$(chroot_dir "$ver")
-    [ -f "$dir/$STAMP" ] || die "no complete chroot for PostgreSQL $ver in $dir: run prepare $ver first"
-    lock_version "$ver"
-    trap unmount_chroot EXIT
-    trap 'exit 130' INT TERM
+    take_version "$ver"
     mount_chroot "$dir"
     mkdir -p "$dir/build"
     status=0

@@ -24,6 +24,13 @@ extern "C" {
 #include "utils/array.h"
 }
 
+// Built and tested on PostgreSQL 15, 17 and 18. Where their C APIs differ, one #if on
+// PG_VERSION_NUM at the call: relcache.cpp (index scans, the primary key), writes.cpp (the
+// range table).
+#if PG_VERSION_NUM < 150000
+#error "apikeys needs PostgreSQL 15 or later"
+#endif
+
 namespace apikeys::glue {
 
 // What a failed C++ call left behind: plain storage, no destructor.

@@ -33,9 +33,5 @@ void _PG_init(void) {
   apikeys::glue::tables::tables_init();
   apikeys::glue::signing_keys_init();
   apikeys::glue::tokens_init();
-#if PG_VERSION_NUM >= 150000
   MarkGUCPrefixReserved("apikeys");
-#else
-  EmitWarningsOnPlaceholders("apikeys");
-#endif
 }

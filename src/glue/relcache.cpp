@@ -108,7 +108,10 @@ void resolve(Table *t) {
     table_close(rel, NoLock);
     if (!OidIsValid(pkey))
       ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("relation apikeys.%s has no primary key", t->name)));
-    for (int i = 0; i < kMaxIndexes && t->indexes[i] != nullptr; i++) t->index[i] = relation_in(nsp, t->indexes[i]);
+    for (int i = 0; i < kMaxIndexes && t->indexes[i] != nullptr; i++) {
+      const char *idx = t->indexes[i];
+      t->index[i] = idx[0] == '?' ? get_relname_relid(idx + 1, nsp) : relation_in(nsp, idx);
+    }
     for (int i = 0; i < kMaxColumns && t->columns[i] != nullptr; i++) {
       const char *col = t->columns[i];
       bool optional = col[0] == '?';
@@ -136,7 +139,19 @@ Snapshot statement_snapshot() { return ActiveSnapshotSet() ? GetActiveSnapshot()
 
 bool cacheable() { return !IsInParallelMode(); }
 
+Snapshot committed_snapshot() {
+  return IsolationUsesXactSnapshot() && !IsInParallelMode() ? GetLatestSnapshot() : statement_snapshot();
+}
+
 Snapshot fresh_snapshot() { return IsInParallelMode() ? statement_snapshot() : GetLatestSnapshot(); }
+
+IndexScanDesc index_scan_begin(Relation heap, Relation index, Snapshot snapshot, int nkeys) {
+#if PG_VERSION_NUM >= 180000
+  return index_beginscan(heap, index, snapshot, nullptr, nkeys, 0);  // no instrumentation
+#else
+  return index_beginscan(heap, index, snapshot, nkeys, 0);
+#endif
+}
 
 bool probe_begin(Probe *p, Oid relid, Oid indexid, RegProcedure eqproc, Datum value, Snapshot snapshot) {
   p->rel = table_open(relid, AccessShareLock);
@@ -144,11 +159,7 @@ bool probe_begin(Probe *p, Oid relid, Oid indexid, RegProcedure eqproc, Datum va
   ScanKeyData sk;
   ScanKeyInit(&sk, 1, BTEqualStrategyNumber, eqproc, value);
   sk.sk_collation = p->idx->rd_indcollation[0];
-#if PG_VERSION_NUM >= 180000
-  p->scan = index_beginscan(p->rel, p->idx, snapshot, nullptr, 1, 0);
-#else
-  p->scan = index_beginscan(p->rel, p->idx, snapshot, 1, 0);
-#endif
+  p->scan = index_scan_begin(p->rel, p->idx, snapshot, 1);
   index_rescan(p->scan, &sk, 1, nullptr, 0);
   p->slot = table_slot_create(p->rel, nullptr);
   return index_getnext_slot(p->scan, ForwardScanDirection, p->slot);
@@ -172,7 +183,8 @@ Datum invalidate_relation(FunctionCallInfo fcinfo) {
 }
 }  // namespace
 
-// Statement trigger of a table whose rows backends cache: invalidates the table's relcache
+// Trigger (per statement, and per row for logical replication's apply worker, which fires
+// no statement trigger) of a table whose rows backends cache: invalidates the table's relcache
 // entry in every backend when the change commits (on hot standbys through the commit
 // record), which starts a new generation of every cache of its rows.
 APIKEYS_FUNCTION(apikeys_relation_changed) { return invalidate_relation(fcinfo); }

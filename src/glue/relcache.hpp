@@ -25,14 +25,15 @@ extern "C" {
 namespace apikeys::glue::relcache {
 
 constexpr int kMaxColumns = 40;
-constexpr int kMaxIndexes = 4;
+constexpr int kMaxIndexes = 5;
 
 struct Table {
   // Set by the module that reads the table (static storage).
   const char *name;                  // in schema apikeys
   const char *columns[kMaxColumns];  // nullptr-terminated; a leading '?' marks a column that
                                      // an older schema may lack (its number is then 0)
-  const char *indexes[kMaxIndexes];  // unique indexes found by name, nullptr-terminated
+  const char *indexes[kMaxIndexes];  // indexes found by name, nullptr-terminated; a leading '?'
+                                     // marks one an older schema may lack (InvalidOid then)
   // Filled by resolve().
   bool resolved;
   bool invalidates;  // carries the ALWAYS-enabled invalidation trigger
@@ -63,6 +64,16 @@ Snapshot fresh_snapshot();
 
 // The statement's snapshot (or the transaction's outside a statement).
 Snapshot statement_snapshot();
+
+// The snapshot that reads a key's state as last committed, so that a revocation committed
+// after a REPEATABLE READ or SERIALIZABLE transaction began is seen inside it: there the
+// latest snapshot (a ProcArray scan, or the cached one when nothing committed since); in READ
+// COMMITTED the statement's, which is already as new as the statement; in parallel mode,
+// where no new snapshot may be taken, the statement's.
+Snapshot committed_snapshot();
+
+// index_beginscan for nkeys keys and no ORDER BY keys (PostgreSQL 18 added an argument).
+IndexScanDesc index_scan_begin(Relation heap, Relation index, Snapshot snapshot, int nkeys);
 
 // Probes a unique index for one value under snapshot and hands the row, if any, to on_row
 // while its buffer is pinned. The locks are kept until the end of the transaction, as the

@@ -90,9 +90,7 @@ Slot *slots = nullptr;
 LWLockPadded *locks = nullptr;
 bool preloaded = false;
 
-#if PG_VERSION_NUM >= 150000
 shmem_request_hook_type prev_shmem_request_hook = nullptr;
-#endif
 shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
 
 uint32 key_slots() {
@@ -106,9 +104,7 @@ uint32 tenant_slots() {
 Size shared_size() { return add_size(MAXALIGN(sizeof(Shared)), mul_size(key_slots() + tenant_slots(), sizeof(Slot))); }
 
 void shmem_request() {
-#if PG_VERSION_NUM >= 150000
   if (prev_shmem_request_hook) prev_shmem_request_hook();
-#endif
   RequestAddinShmemSpace(shared_size());
   RequestNamedLWLockTranche("apikeys usage", kKeyParts + kTenantParts);
 }
@@ -579,12 +575,8 @@ void usage_init() {
                              "Answers in other databases are rate-limited but not counted.", &database_name, "postgres",
                              PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 
-#if PG_VERSION_NUM >= 150000
   prev_shmem_request_hook = shmem_request_hook;
   shmem_request_hook = shmem_request;
-#else
-  shmem_request();
-#endif
   prev_shmem_startup_hook = shmem_startup_hook;
   shmem_startup_hook = shmem_startup;
 }

@@ -205,11 +205,7 @@ void count_begin(IndexCount *c, Oid relid, Oid indexid, int nkeys, const RegProc
   // As a statement run from a trigger would: this command's own writes are counted.
   CommandCounterIncrement();
   c->snapshot = RegisterSnapshot(GetLatestSnapshot());
-#if PG_VERSION_NUM >= 180000
-  c->scan = index_beginscan(c->rel, c->idx, c->snapshot, nullptr, nkeys, 0);
-#else
-  c->scan = index_beginscan(c->rel, c->idx, c->snapshot, nkeys, 0);
-#endif
+  c->scan = relcache::index_scan_begin(c->rel, c->idx, c->snapshot, nkeys);
   index_rescan(c->scan, keys, nkeys, nullptr, 0);
   c->slot = table_slot_create(c->rel, nullptr);
 }

@@ -122,7 +122,9 @@ my @actions = (
 	} ],
 	[ 'a parallel plan' => sub {
 		my ($n, $k) = @_;
-		$n->psql('postgres', qq{SET force_parallel_mode = on; SET parallel_setup_cost = 0;
+		# force_parallel_mode until 15, debug_parallel_query since 16.
+		my $force = $n->pg_version >= 16 ? 'debug_parallel_query' : 'force_parallel_mode';
+		$n->psql('postgres', qq{SET $force = on; SET parallel_setup_cost = 0;
 SELECT (apikeys.verify('$k->{key}')).code, 1/0 FROM generate_series(1, 2)});
 	} ],
 	[ 'a key of another prefix' => sub {

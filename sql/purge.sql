@@ -125,6 +125,44 @@ SELECT err($$DELETE FROM apikeys.events$$);
 COMMIT;
 SELECT count(*) AS doomed_left FROM apikeys.keys WHERE key_id = :doomed;
 
+-- Each run left a purge_run record (no tenant) with what it deleted, and no purge deletes
+-- those: they are all still here, the newest counting the doomed key.
+SELECT count(*) AS purge_runs, count(*) FILTER (WHERE tenant_id IS NULL) AS without_tenant
+  FROM apikeys.events WHERE action = 'purge_run';
+SELECT details - 'as_of' AS details, actor = current_user AS actor_is_me
+  FROM apikeys.events WHERE action = 'purge_run' ORDER BY at DESC LIMIT 1;
+-- Not even inside purge() may an event without a tenant be deleted.
+BEGIN;
+SELECT apikeys._allow_event_purge(true);
+SELECT err($$DELETE FROM apikeys.events WHERE tenant_id IS NULL$$);
+ROLLBACK;
+
+-- A floor on the retentions: at least a day, so that no purge wipes what just happened.
+SELECT err($$UPDATE apikeys.tenants SET event_retention = '1 microsecond' WHERE tenant_id = 'ret'$$);
+SELECT err($$UPDATE apikeys.tenants SET retention = '23 hours' WHERE tenant_id = 'ret'$$);
+SELECT err($$UPDATE apikeys.tenants SET usage_retention = '1 hour' WHERE tenant_id = 'ret'$$);
+SELECT err($$SELECT apikeys.create_tenant('short', event_retention => '1 second')$$);
+UPDATE apikeys.tenants SET retention = '1 day', event_retention = '1 day' WHERE tenant_id = 'ret';
+-- A tenant of 1.1 may hold a shorter retention (written here with the triggers off): purge
+-- still keeps a day of keys and events.
+SET session_replication_role = replica;
+UPDATE apikeys.tenants SET retention = '1 microsecond', event_retention = '1 microsecond' WHERE tenant_id = 'ret';
+RESET session_replication_role;
+SELECT key_id AS fresh FROM apikeys.create_key('ret', 'revoked an hour ago') \gset
+SELECT apikeys.revoke_key(:fresh);
+UPDATE apikeys.keys SET revoked_at = now() - interval '1 hour' WHERE key_id = :fresh;
+SELECT apikeys.purge() AS purged;
+SELECT k.status, count(e.*) AS its_events
+  FROM apikeys.keys k JOIN apikeys.events e USING (key_id) WHERE key_id = :fresh GROUP BY 1;
+-- A key that is neither revoked nor expired is never purged, whatever its dates say (here a
+-- revoked_at written by hand, with the triggers off, on an active key).
+SELECT key_id AS live FROM apikeys.create_key('ret', 'live with a stray date') \gset
+SET session_replication_role = replica;
+UPDATE apikeys.keys SET revoked_at = now() - interval '400 days' WHERE key_id = :live;
+RESET session_replication_role;
+SELECT apikeys.purge() AS purged;
+SELECT status FROM apikeys.keys WHERE key_id = :live;
+
 -- An admin role with the grant may purge (from pg_cron, say); others may not.
 GRANT USAGE ON SCHEMA apikeys TO apikeys_admin;
 GRANT EXECUTE ON FUNCTION apikeys.purge TO apikeys_admin;

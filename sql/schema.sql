@@ -30,6 +30,10 @@ LANGUAGE sql AS $$
            || E'\nacl: ' || coalesce(t.typacl::text, 'default')
            || E'\ncomment: ' || coalesce(obj_description(t.oid, 'pg_type'), 'NONE')
     FROM members m JOIN pg_type t ON m.classid = 'pg_type'::regclass AND t.oid = m.objid
+   -- Not the types that come with another object (PostgreSQL 17 and 18 record them as
+   -- members too, 15 does not): a table's row type, an array type.
+   WHERE NOT EXISTS (SELECT FROM pg_class r WHERE r.oid = t.typrelid AND r.relkind <> 'c')
+     AND NOT EXISTS (SELECT FROM pg_type e WHERE e.typarray = t.oid)
   UNION ALL
   SELECT 'relation', c.oid::regclass::text,
          c.relkind::text || ' acl: ' || coalesce(c.relacl::text, 'default') || ' rls: ' || c.relrowsecurity
@@ -54,6 +58,7 @@ LANGUAGE sql AS $$
   UNION ALL
   SELECT 'constraint', co.conrelid::regclass::text || '.' || co.conname, pg_get_constraintdef(co.oid)
     FROM rels c JOIN pg_constraint co ON co.conrelid = c.oid
+   WHERE co.contype <> 'n'  -- NOT NULL, a constraint object since PostgreSQL 18: see the columns
   UNION ALL
   SELECT 'index', i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
     FROM rels c JOIN pg_index i ON i.indrelid = c.oid

@@ -108,6 +108,28 @@ SELECT code AS alg_none_kept_sig FROM apikeys.verify_token(
   tk_b64(jsonb_build_object('alg', 'none', 'kid', :'k1', 'typ', 'JWT')::text) || '.' || :'p64' || '.' || :'s64');
 SELECT code AS hs256_claiming_eddsa FROM apikeys.verify_token(
   tk_b64(jsonb_build_object('alg', 'EdDSA', 'kid', :'k1', 'typ', 'JWT')::text) || '.' || :'p64' || '.' || :'s64');
+-- Headers are bounded before they are parsed (the review's 64 kB, 6,000-member header cost
+-- 40-74 ms a call): too many members, or too long, is MALFORMED, even correctly signed; a
+-- payload of too many members too.
+SELECT code AS header_6000_members, length(tok) <= 65536 AS within_64kb FROM (
+  SELECT h || '.' || p || '.' || tk_b64(tk_hmac(:'k1_secret', convert_to(h || '.' || p, 'UTF8'))) AS tok
+    FROM (SELECT tk_b64('{"alg":"HS256","kid":"' || :'k1' || '","typ":"JWT"'
+                        || string_agg(',"' || chr(97 + g % 26) || chr(97 + (g / 26) % 26) || chr(97 + g / 676) || '":0', '')
+                        || '}') AS h,
+                 split_part(:'tok', '.', 2) AS p
+            FROM generate_series(0, 5999) g) x) t,
+  LATERAL apikeys.verify_token(t.tok);
+SELECT code AS header_33_members FROM apikeys.verify_token(tk_forge(
+  (SELECT jsonb_object_agg('m' || g, 0) FROM generate_series(1, 30) g)
+    || jsonb_build_object('alg', 'HS256', 'kid', :'k1', 'typ', 'JWT'), tk_part(:'tok', 2), :'k1_secret'));
+SELECT code AS header_1100_bytes FROM apikeys.verify_token(tk_forge(
+  jsonb_build_object('alg', 'HS256', 'kid', :'k1', 'typ', 'JWT', 'x', repeat('a', 1100)), tk_part(:'tok', 2), :'k1_secret'));
+SELECT code AS payload_over_64_members FROM apikeys.verify_token(tk_forge(tk_part(:'tok', 1),
+  (SELECT jsonb_object_agg('m' || g, 0) FROM generate_series(1, 60) g) || tk_part(:'tok', 2), :'k1_secret'));
+-- ... while a header of 29 extra members (32 in all) is only judged by its claims.
+SELECT code AS header_32_members FROM apikeys.verify_token(tk_forge(
+  (SELECT jsonb_object_agg('m' || g, 0) FROM generate_series(1, 29) g)
+    || jsonb_build_object('alg', 'HS256', 'kid', :'k1', 'typ', 'JWT'), tk_part(:'tok', 2), :'k1_secret'));
 SELECT code AS unknown_kid FROM apikeys.verify_token(
   tk_forge(jsonb_build_object('alg', 'HS256', 'kid', 'nope', 'typ', 'JWT'), tk_part(:'tok', 2), :'k1_secret'));
 -- The forger signs with the real secret (only the table's owner can read it): VALID,
@@ -189,6 +211,18 @@ SELECT apikeys.set_current_signing_key(:'k3');
 SELECT tk_part(apikeys.issue_token(:'client_id', :'key'), 1) ->> 'kid' = :'k3' AS signed_with_k3;
 SELECT count(*) FILTER (WHERE is_current) AS current, count(*) FILTER (WHERE retired_at IS NULL) AS usable,
        count(*) AS total FROM apikeys.signing_keys;
+-- Every change of the signing keys is an event of the installation (no tenant), oldest
+-- first: the first key at CREATE EXTENSION, k2 added, k1 retired, the failed calls nothing,
+-- k3 added (not current), then made current in place of k2. Kids are shown by name.
+SELECT e.action, e.tenant_id IS NULL AS no_tenant, e.key_id IS NULL AS no_key,
+       (SELECT string_agg(format('%s=%s', d.key,
+                 CASE d.value #>> '{}' WHEN :'k1' THEN 'k1' WHEN :'k2' THEN 'k2' WHEN :'k3' THEN 'k3'
+                                     ELSE coalesce(d.value #>> '{}', 'null') END), ' ' ORDER BY d.key)
+          FROM jsonb_each(e.details) d) AS details
+  FROM apikeys.events e WHERE e.action LIKE 'signing_key%' ORDER BY e.at, e.event_id;
+-- ... and a payload without a tenant.
+SELECT apikeys._event_payload(e)::jsonb - 'event_id' - 'at' AS payload
+  FROM apikeys.events e WHERE e.action = 'signing_key_retired';
 -- A key added in a rolled-back transaction is forgotten by the cache too.
 BEGIN;
 SELECT apikeys.add_signing_key() AS k_tmp \gset

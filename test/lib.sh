@@ -45,7 +45,8 @@ install_packages() {
 # Builds (with WERROR=1 when asked) and installs into the PostgreSQL of PG_CONFIG.
 build_install() {
   echo "== building and installing apikeys for PostgreSQL $PG_MAJOR"
-  make -C "$APIKEYS_ROOT" -s -j2 PG_CONFIG="$PG_CONFIG" ${WERROR:+WERROR=$WERROR} >/dev/null || return 1
+  make -C "$APIKEYS_ROOT" -s -j2 PG_CONFIG="$PG_CONFIG" ${WERROR:+WERROR=$WERROR} ${SANITIZE:+SANITIZE=$SANITIZE} >/dev/null ||
+    return 1
   $SUDO make -C "$APIKEYS_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null || return 1
 }
 
@@ -60,6 +61,44 @@ as_pg() {
     "$@"
   fi
 }
+
+# APIKEYS_SANITIZE=1 (test/sanitize/run.sh): the library is built with ASan and UBSan
+# (SANITIZE=1), and the servers run with the ASan runtime preloaded, which an uninstrumented
+# postgres needs before it can load the library. Only the servers: APIKEYS_BINDIR is a copy of
+# the PostgreSQL bin directory whose postgres is a script that preloads the runtime and runs
+# the real one (pg_ctl and initdb find it beside themselves; make installcheck takes it as
+# bindir, so pg_regress, isolation and TAP all start their servers through it). With the
+# runtime preloaded, glibc's gettext and locale locks deadlock in uninstrumented programs, so
+# test/sanitize/nonls.c, preloaded after it, makes gettext the identity (the tests expect
+# English messages anyway). Reports go to APIKEYS_SANITIZE_DIR (asan.PID, ubsan.PID).
+APIKEYS_BINDIR=""
+if [ "${APIKEYS_SANITIZE:-}" = 1 ]; then
+  APIKEYS_SANITIZE_DIR=${APIKEYS_SANITIZE_DIR:-/tmp/apikeys-sanitize}
+  export SANITIZE=1
+  APIKEYS_BINDIR="$APIKEYS_SANITIZE_DIR/bin"
+  if [ ! -x "$APIKEYS_BINDIR/postgres" ]; then
+    mkdir -p "$APIKEYS_BINDIR"
+    chmod 1777 "$APIKEYS_SANITIZE_DIR"
+    chmod 755 "$APIKEYS_BINDIR"
+    cp -p "$PG_BIN"/* "$APIKEYS_BINDIR/"
+    gcc -shared -fPIC -O2 -o "$APIKEYS_SANITIZE_DIR/libnonls.so" "$APIKEYS_ROOT/test/sanitize/nonls.c"
+    # PostgreSQL frees by memory context, not by allocation: leak reports would only show
+    # that design.
+    # exec -a: the server takes the script for its own path, so that postmaster.opts (and so
+    # pg_ctl restart) names the script; the package library directory it then derives,
+    # BINDIR/../lib, is a link to the real one.
+    {
+      echo '#!/bin/bash'
+      echo "export LD_PRELOAD='$(g++ -print-file-name=libasan.so) $APIKEYS_SANITIZE_DIR/libnonls.so'"
+      echo "export ASAN_OPTIONS='detect_leaks=0:log_path=$APIKEYS_SANITIZE_DIR/asan'"
+      echo "export UBSAN_OPTIONS='print_stacktrace=1:log_path=$APIKEYS_SANITIZE_DIR/ubsan'"
+      echo "exec -a \"\$0\" '$PG_BIN/postgres' \"\$@\""
+    } >"$APIKEYS_BINDIR/postgres"
+    chmod 755 "$APIKEYS_BINDIR/postgres"
+    ln -sfn "$($PG_CONFIG --pkglibdir)" "$APIKEYS_SANITIZE_DIR/lib"
+  fi
+  export PATH="$APIKEYS_BINDIR:$PATH"
+fi
 
 # A copy of the source tree that the cluster user may write into (results, tmp_check).
 make_scratch() {

@@ -35,8 +35,8 @@ COMMENT ON COLUMN apikeys.tenants.max_active_keys_per_set IS 'At most this many 
 COMMENT ON COLUMN apikeys.tenants.max_keys_per_owner IS 'At most this many live (not revoked, not expired) keys per owner, 1 to 1000; NULL: no cap.';
 COMMENT ON COLUMN apikeys.tenants.max_expiry IS 'The longest lifetime a new key may get; changing it never touches existing keys. NULL: none.';
 COMMENT ON COLUMN apikeys.tenants.default_expiry IS 'Lifetime of a new key when none is given (max_expiry when this is NULL and max_expiry is set). NULL: keys never expire.';
-COMMENT ON COLUMN apikeys.tenants.retention IS 'How long an expired or revoked key is kept before apikeys.purge() deletes it. NULL: kept.';
-COMMENT ON COLUMN apikeys.tenants.event_retention IS 'How long events are kept before apikeys.purge() deletes them. NULL: kept.';
+COMMENT ON COLUMN apikeys.tenants.retention IS 'How long an expired or revoked key is kept before apikeys.purge() deletes it, at least 1 day. NULL: kept.';
+COMMENT ON COLUMN apikeys.tenants.event_retention IS 'How long the tenant''s events are kept before apikeys.purge() deletes them, at least 1 day. NULL: kept.';
 COMMENT ON COLUMN apikeys.tenants.key_prefix IS 'Prefix of the tenant''s new keys: 1 to 10 lower-case letters or digits.';
 
 COMMENT ON COLUMN apikeys.tenants.allowed_ips IS 'The networks the tenant''s keys may be used from, when neither the key nor its set has a list of its own; NULL: any address.';
@@ -45,5 +45,5 @@ COMMENT ON COLUMN apikeys.tenants.rate_window IS 'The window of rate_limit.';
 COMMENT ON COLUMN apikeys.tenants.key_rate_limit IS 'The rate limit of each key that has none of its own and whose set has none; NULL: none.';
 COMMENT ON COLUMN apikeys.tenants.key_rate_window IS 'The window of key_rate_limit.';
 COMMENT ON COLUMN apikeys.tenants.expiry_reminders IS 'How long before a key expires apikeys.send_expiry_reminders() writes an expiring event, once per threshold.';
-COMMENT ON COLUMN apikeys.tenants.usage_retention IS 'How long apikeys.usage keeps the hourly counts of the tenant''s keys before apikeys.purge() deletes them.';
+COMMENT ON COLUMN apikeys.tenants.usage_retention IS 'How long apikeys.usage keeps the hourly counts of the tenant''s keys before apikeys.purge() deletes them, at least 1 day.';
 SELECT pg_catalog.pg_extension_config_dump('apikeys.tenants', '');

@@ -8,13 +8,13 @@ COMMENT ON FUNCTION apikeys.current_actor() IS 'The actor recorded for changes i
 
 CREATE FUNCTION apikeys._event_payload(ev apikeys.events) RETURNS text
   AS 'MODULE_PATHNAME', 'apikeys_event_payload_v2' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION apikeys._event_payload(apikeys.events) IS 'The NOTIFY payload of an event: {"event_id", "action", "at", "tenant_id", "key_id", "key_set_id"}, ids as JSON strings, the tenant id cut to 500 characters. No name, owner, actor or secret: a listener reads the event row by its id with its own privileges.';
+COMMENT ON FUNCTION apikeys._event_payload(apikeys.events) IS 'The NOTIFY payload of an event: {"event_id", "action", "at", "tenant_id", "key_id", "key_set_id"}, ids as JSON strings (null when absent), the tenant id cut to 500 characters (null for an event of the installation). No name, owner, actor or secret: a listener reads the event row by its id with its own privileges.';
 
 -- Called by the triggers and management functions (which run as the extension's owner):
 -- not SECURITY DEFINER, so a role that may not insert events cannot forge one through it.
 CREATE FUNCTION apikeys._record_event(tenant_id text, key_id bigint, key_set_id bigint, action text, details jsonb)
   RETURNS void AS 'MODULE_PATHNAME', 'apikeys_record_event' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION apikeys._record_event(text, bigint, bigint, text, jsonb) IS 'Records one event (the row''s id, time and actor come from the column defaults) and announces it with NOTIFY apikeys_events at commit.';
+COMMENT ON FUNCTION apikeys._record_event(text, bigint, bigint, text, jsonb) IS 'Records one event (the row''s id, time and actor come from the column defaults; a NULL tenant_id makes an event of the installation) and announces it with NOTIFY apikeys_events at commit.';
 
 CREATE FUNCTION apikeys._changes(old_row jsonb, new_row jsonb) RETURNS jsonb
   LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
@@ -38,14 +38,15 @@ CREATE FUNCTION apikeys._events_guard() RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF TG_OP = 'DELETE' AND apikeys._event_purge_allowed() THEN
+  -- purge() deletes events of tenants only: the installation's (signing keys, purge runs) stay.
+  IF TG_OP = 'DELETE' AND apikeys._event_purge_allowed() AND OLD.tenant_id IS NOT NULL THEN
     RETURN OLD;
   END IF;
   RAISE EXCEPTION 'apikeys.events is append-only'
     USING ERRCODE = 'object_not_in_prerequisite_state',
           HINT = 'Old events are removed by apikeys.purge() after the tenant''s event_retention.';
 END $$;
-COMMENT ON FUNCTION apikeys._events_guard() IS 'Trigger of apikeys.events: refuses UPDATE, DELETE and TRUNCATE, except the deletes of apikeys.purge().';
+COMMENT ON FUNCTION apikeys._events_guard() IS 'Trigger of apikeys.events: refuses UPDATE, DELETE and TRUNCATE, except the deletes of apikeys.purge() of events that have a tenant.';
 CREATE TRIGGER events_before_guard BEFORE UPDATE OR DELETE ON apikeys.events
   FOR EACH ROW EXECUTE FUNCTION apikeys._events_guard();
 CREATE TRIGGER events_before_guard_truncate BEFORE TRUNCATE ON apikeys.events

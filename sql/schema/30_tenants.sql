@@ -38,10 +38,19 @@ BEGIN
     RAISE EXCEPTION 'tenant "%": max_keys_per_owner is at most 1000 (got %)', NEW.tenant_id, NEW.max_keys_per_owner
       USING ERRCODE = 'check_violation', HINT = 'Use a value from 1 to 1000, or NULL for no cap.';
   END IF;
-  FOREACH lim IN ARRAY ARRAY['max_expiry', 'default_expiry', 'retention', 'event_retention', 'usage_retention'] LOOP
+  FOREACH lim IN ARRAY ARRAY['max_expiry', 'default_expiry'] LOOP
     IF (to_jsonb(NEW) ->> lim)::interval <= interval '0' THEN
       RAISE EXCEPTION 'tenant "%": % must be a positive interval (got %)', NEW.tenant_id, lim, to_jsonb(NEW) ->> lim
         USING ERRCODE = 'check_violation', HINT = 'Use a positive interval, or NULL for none.';
+    END IF;
+  END LOOP;
+  -- A floor on the retentions: purge() can never wipe a tenant's history as it happens.
+  FOREACH lim IN ARRAY ARRAY['retention', 'event_retention', 'usage_retention'] LOOP
+    IF (to_jsonb(NEW) ->> lim)::interval < interval '1 day' THEN
+      RAISE EXCEPTION 'tenant "%": % must be at least 1 day (got %)', NEW.tenant_id, lim, to_jsonb(NEW) ->> lim
+        USING ERRCODE = 'check_violation',
+              HINT = CASE WHEN lim = 'usage_retention' THEN 'Use an interval of 1 day or more.'
+                          ELSE 'Use an interval of 1 day or more, or NULL to keep them for ever.' END;
     END IF;
   END LOOP;
   IF NEW.default_expiry > NEW.max_expiry THEN
@@ -74,7 +83,7 @@ BEGIN
   END IF;
   RETURN NEW;
 END $$;
-COMMENT ON FUNCTION apikeys._tenants_check() IS 'Trigger of apikeys.tenants: who may make the change (for roles with apikeys.enforce_members: tenant settings are an admin''s); validates the id, the limits (positive; max_keys_per_owner at most 1000), the intervals, the key prefix, the rate limits and the expiry reminders; keeps created_at and sets updated_at.';
+COMMENT ON FUNCTION apikeys._tenants_check() IS 'Trigger of apikeys.tenants: who may make the change (for roles with apikeys.enforce_members: tenant settings are an admin''s); validates the id, the limits (positive; max_keys_per_owner at most 1000), the intervals (positive; the retentions at least 1 day), the key prefix, the rate limits and the expiry reminders; keeps created_at and sets updated_at.';
 CREATE TRIGGER tenants_before_check BEFORE INSERT OR UPDATE OR DELETE ON apikeys.tenants
   FOR EACH ROW EXECUTE FUNCTION apikeys._tenants_check();
 
@@ -103,3 +112,7 @@ CREATE TRIGGER tenants_after_event AFTER INSERT OR UPDATE ON apikeys.tenants
 CREATE TRIGGER tenants_after_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apikeys.tenants
   FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
 ALTER TABLE apikeys.tenants ENABLE ALWAYS TRIGGER tenants_after_invalidate;
+-- The apply worker of logical replication fires row triggers only: the same, per row.
+CREATE TRIGGER tenants_after_invalidate_row AFTER INSERT OR UPDATE OR DELETE ON apikeys.tenants
+  FOR EACH ROW EXECUTE FUNCTION apikeys._invalidate_cache();
+ALTER TABLE apikeys.tenants ENABLE ALWAYS TRIGGER tenants_after_invalidate_row;

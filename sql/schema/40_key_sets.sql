@@ -121,3 +121,7 @@ CREATE TRIGGER key_sets_after_apply AFTER INSERT OR UPDATE OR DELETE ON apikeys.
 CREATE TRIGGER key_sets_after_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apikeys.key_sets
   FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
 ALTER TABLE apikeys.key_sets ENABLE ALWAYS TRIGGER key_sets_after_invalidate;
+-- The apply worker of logical replication fires row triggers only: the same, per row.
+CREATE TRIGGER key_sets_after_invalidate_row AFTER INSERT OR UPDATE OR DELETE ON apikeys.key_sets
+  FOR EACH ROW EXECUTE FUNCTION apikeys._invalidate_cache();
+ALTER TABLE apikeys.key_sets ENABLE ALWAYS TRIGGER key_sets_after_invalidate_row;

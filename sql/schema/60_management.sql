@@ -236,6 +236,8 @@ CREATE FUNCTION apikeys.purge(as_of timestamptz DEFAULT now()) RETURNS bigint
 AS $$
 DECLARE
   n bigint;
+  n_events bigint;
+  n_usage bigint;
 BEGIN
   PERFORM apikeys._enforce(NULL, 'job', NULL, 'purge keys');
   IF as_of IS NULL THEN
@@ -247,26 +249,38 @@ BEGIN
       HINT = 'Purge as of now, or of a time in the past.';
   END IF;
   PERFORM apikeys._allow_event_purge(true);
-  -- Rows are locked in key_id order, as delete_key_set and update_key_set lock theirs.
+  -- Rows are locked in key_id order, as delete_key_set and update_key_set lock theirs. The
+  -- retentions are at least a day (a tenant of 1.1 may still hold a shorter one), and a key
+  -- that is neither revoked nor expired is never purged, whatever the dates say.
   WITH doomed AS (
     SELECT k.key_id FROM apikeys.keys k JOIN apikeys.tenants t ON t.tenant_id = k.tenant_id
      WHERE t.retention IS NOT NULL
-       AND (k.revoked_at <= as_of - t.retention OR k.expires_at <= as_of - t.retention)
+       AND (k.revoked_at <= as_of - GREATEST(t.retention, interval '1 day')
+            OR k.expires_at <= as_of - GREATEST(t.retention, interval '1 day'))
+       AND (k.status OPERATOR(pg_catalog.=) 'revoked' OR k.expires_at <= pg_catalog.now())
      ORDER BY k.key_id FOR UPDATE OF k),
   gone AS (
     DELETE FROM apikeys.keys k USING doomed d WHERE k.key_id = d.key_id
     RETURNING 1)
   SELECT count(*) INTO n FROM gone;
+  -- Events of tenants only: the installation's (tenant_id NULL) are kept for ever.
   DELETE FROM apikeys.events e USING apikeys.tenants t
-   WHERE t.tenant_id = e.tenant_id AND t.event_retention IS NOT NULL AND e.at <= as_of - t.event_retention;
+   WHERE t.tenant_id = e.tenant_id AND t.event_retention IS NOT NULL
+     AND e.at <= as_of - GREATEST(t.event_retention, interval '1 day');
+  GET DIAGNOSTICS n_events = ROW_COUNT;
   -- Usage by the tenant's usage_retention; the usage of a tenant that no longer exists goes.
   DELETE FROM apikeys.usage u
    WHERE NOT EXISTS (SELECT FROM apikeys.tenants t WHERE t.tenant_id = u.tenant_id
-                        AND (t.usage_retention IS NULL OR u.hour > as_of - t.usage_retention));
+                        AND (t.usage_retention IS NULL
+                             OR u.hour > as_of - GREATEST(t.usage_retention, interval '1 day')));
+  GET DIAGNOSTICS n_usage = ROW_COUNT;
   PERFORM apikeys._allow_event_purge(false);
+  -- The record of this run, which no purge deletes.
+  PERFORM apikeys._record_event(NULL, NULL, NULL, 'purge_run',
+    pg_catalog.jsonb_build_object('as_of', as_of, 'keys', n, 'events', n_events, 'usage', n_usage));
   RETURN n;
 END $$;
-COMMENT ON FUNCTION apikeys.purge(timestamptz) IS 'Deletes keys expired or revoked longer ago than their tenant''s retention, events older than its event_retention and usage older than its usage_retention; returns the number of keys deleted. as_of may not be in the future (22023). Schedulable with pg_cron.';
+COMMENT ON FUNCTION apikeys.purge(timestamptz) IS 'Deletes keys expired or revoked longer ago than their tenant''s retention, events older than its event_retention and usage older than its usage_retention (each at least 1 day); returns the number of keys deleted. as_of may not be in the future (22023); a live key is never purged; each run writes a purge_run event (no tenant) with its counts, which no purge deletes. Schedulable with pg_cron.';
 
 CREATE FUNCTION apikeys.search_keys(tenant_id text, query text DEFAULT NULL)
   RETURNS TABLE (key_id bigint, client_id text, name text, owner text, key_set_id bigint, status text,

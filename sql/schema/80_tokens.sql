@@ -19,6 +19,10 @@ ALTER TABLE apikeys.signing_keys ENABLE ALWAYS TRIGGER signing_keys_before_curre
 CREATE TRIGGER signing_keys_after_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apikeys.signing_keys
   FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
 ALTER TABLE apikeys.signing_keys ENABLE ALWAYS TRIGGER signing_keys_after_invalidate;
+-- The apply worker of logical replication fires row triggers only: the same, per row.
+CREATE TRIGGER signing_keys_after_invalidate_row AFTER INSERT OR UPDATE OR DELETE ON apikeys.signing_keys
+  FOR EACH ROW EXECUTE FUNCTION apikeys._invalidate_cache();
+ALTER TABLE apikeys.signing_keys ENABLE ALWAYS TRIGGER signing_keys_after_invalidate_row;
 
 CREATE FUNCTION apikeys._signing_secrets_check() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -45,6 +49,10 @@ CREATE TRIGGER signing_secrets_before_check BEFORE INSERT OR UPDATE ON apikeys.s
 CREATE TRIGGER signing_secrets_after_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apikeys.signing_secrets
   FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
 ALTER TABLE apikeys.signing_secrets ENABLE ALWAYS TRIGGER signing_secrets_after_invalidate;
+-- The apply worker of logical replication fires row triggers only: the same, per row.
+CREATE TRIGGER signing_secrets_after_invalidate_row AFTER INSERT OR UPDATE OR DELETE ON apikeys.signing_secrets
+  FOR EACH ROW EXECUTE FUNCTION apikeys._invalidate_cache();
+ALTER TABLE apikeys.signing_secrets ENABLE ALWAYS TRIGGER signing_secrets_after_invalidate_row;
 
 CREATE FUNCTION apikeys._insert_signing_key(alg text, make_current boolean) RETURNS text
   AS 'MODULE_PATHNAME', 'apikeys_insert_signing_key' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
@@ -53,6 +61,9 @@ COMMENT ON FUNCTION apikeys._insert_signing_key(text, boolean) IS 'Makes a signi
 CREATE FUNCTION apikeys.add_signing_key(alg text DEFAULT 'HS256', make_current boolean DEFAULT true)
   RETURNS text LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  previous text;
+  new_kid text;
 BEGIN
   IF add_signing_key.alg IS NULL OR add_signing_key.alg NOT IN ('HS256', 'EdDSA') THEN
     RAISE EXCEPTION 'signing algorithm must be HS256 or EdDSA (got %)',
@@ -60,9 +71,15 @@ BEGIN
   END IF;
   -- Key management is serialised; verify_token's reads are not blocked.
   LOCK TABLE apikeys.signing_keys IN SHARE ROW EXCLUSIVE MODE;
-  RETURN apikeys._insert_signing_key(add_signing_key.alg, coalesce(add_signing_key.make_current, true));
+  SELECT s.kid INTO previous FROM apikeys.signing_keys s WHERE s.is_current;
+  new_kid := apikeys._insert_signing_key(add_signing_key.alg, coalesce(add_signing_key.make_current, true));
+  PERFORM apikeys._record_event(NULL, NULL, NULL, 'signing_key_added',
+    pg_catalog.jsonb_build_object('kid', new_kid, 'alg', add_signing_key.alg,
+      'current', coalesce(add_signing_key.make_current, true),
+      'previous', CASE WHEN coalesce(add_signing_key.make_current, true) THEN previous END));
+  RETURN new_kid;
 END $$;
-COMMENT ON FUNCTION apikeys.add_signing_key(text, boolean) IS 'Adds a signing key (HS256: 256 random bits; EdDSA: an Ed25519 key pair) and returns its kid. With make_current it signs every token issued from now on; the previous current key keeps verifying its tokens until it is retired.';
+COMMENT ON FUNCTION apikeys.add_signing_key(text, boolean) IS 'Adds a signing key (HS256: 256 random bits; EdDSA: an Ed25519 key pair) and returns its kid. With make_current it signs every token issued from now on; the previous current key keeps verifying its tokens until it is retired. Records a signing_key_added event (no tenant).';
 
 CREATE FUNCTION apikeys._require_signing_key(kid text) RETURNS apikeys.signing_keys
   LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -85,6 +102,7 @@ CREATE FUNCTION apikeys.set_current_signing_key(kid text) RETURNS void
 AS $$
 DECLARE
   k apikeys.signing_keys;
+  previous text;
 BEGIN
   k := apikeys._require_signing_key(set_current_signing_key.kid);
   IF k.retired_at IS NOT NULL THEN
@@ -92,10 +110,13 @@ BEGIN
       USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Add a new key with apikeys.add_signing_key().';
   END IF;
   IF NOT k.is_current THEN
+    SELECT s.kid INTO previous FROM apikeys.signing_keys s WHERE s.is_current;
     UPDATE apikeys.signing_keys s SET is_current = true WHERE s.kid = k.kid;
+    PERFORM apikeys._record_event(NULL, NULL, NULL, 'signing_key_made_current',
+      pg_catalog.jsonb_build_object('kid', k.kid, 'alg', k.alg, 'previous', previous));
   END IF;
 END $$;
-COMMENT ON FUNCTION apikeys.set_current_signing_key(text) IS 'Makes a non-retired signing key the one that signs new tokens (55000 for a retired key, P0002 for an unknown one).';
+COMMENT ON FUNCTION apikeys.set_current_signing_key(text) IS 'Makes a non-retired signing key the one that signs new tokens (55000 for a retired key, P0002 for an unknown one) and records a signing_key_made_current event (no tenant) naming the previous one.';
 
 CREATE FUNCTION apikeys.retire_signing_key(kid text) RETURNS void
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -113,8 +134,10 @@ BEGIN
     RAISE EXCEPTION 'signing key "%" is already retired', k.kid USING ERRCODE = 'object_not_in_prerequisite_state';
   END IF;
   UPDATE apikeys.signing_keys s SET retired_at = now() WHERE s.kid = k.kid;
+  PERFORM apikeys._record_event(NULL, NULL, NULL, 'signing_key_retired',
+    pg_catalog.jsonb_build_object('kid', k.kid, 'alg', k.alg));
 END $$;
-COMMENT ON FUNCTION apikeys.retire_signing_key(text) IS 'Retires a signing key, irreversibly: the tokens it signed answer UNKNOWN_KEY from the next transaction on, in every session and on standbys. The current key cannot be retired (55000).';
+COMMENT ON FUNCTION apikeys.retire_signing_key(text) IS 'Retires a signing key, irreversibly: the tokens it signed answer UNKNOWN_KEY from the next transaction on, in every session and on standbys. The current key cannot be retired (55000). Records a signing_key_retired event (no tenant).';
 
 CREATE FUNCTION apikeys.jwks() RETURNS jsonb
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp

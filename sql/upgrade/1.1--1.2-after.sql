@@ -64,3 +64,8 @@ END $$;
 
 -- Say what is missing without shared_preload_libraries.
 SELECT apikeys._notice_if_not_preloaded();
+
+-- The client ids of keys made by 1.0 (as sql/schema/92_legacy_keys_index.sql makes it).
+CREATE INDEX keys_legacy_client_id_idx ON apikeys.keys (client_id)
+  WHERE key_id OPERATOR(pg_catalog.<>) apikeys._key_id_of(client_id);
+COMMENT ON INDEX apikeys.keys_legacy_client_id_idx IS 'The client ids of the keys made by 1.0 (a random key_id); empty in an installation that has none, so that verify''s probe for an unknown client id costs what the probe of a known one does.';

@@ -34,6 +34,8 @@ ALTER FUNCTION apikeys._key_id(text) RENAME TO _key_id_of;
 DROP FUNCTION apikeys._record_event(text, bigint, bigint, text, jsonb, text);
 DROP FUNCTION apikeys._event_payload(apikeys.events, text);
 DROP FUNCTION apikeys._roll_key(bigint, interval);
+-- Events of the installation (signing keys, purge runs) have no tenant.
+ALTER TABLE apikeys.events ALTER COLUMN tenant_id DROP NOT NULL;
 
 -- Tenants and key sets: IP allowlists, rate limits, expiry reminders, usage retention.
 ALTER TABLE apikeys.tenants

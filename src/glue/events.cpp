@@ -101,7 +101,7 @@ char *payload(int64 event_id, const char *action, TimestampTz at, Datum tenant_i
   json_key(&out, "at", false);
   char buf[MAXDATELEN + 1];
   appendStringInfo(&out, "\"%s\"", JsonEncodeDateTime(buf, TimestampTzGetDatum(at), TIMESTAMPTZOID, nullptr));
-  json_cut_text(&out, "tenant_id", tenant_id, false);
+  json_cut_text(&out, "tenant_id", tenant_id, tenant_id == 0);
   json_id(&out, "key_id", key_id, false);
   json_id(&out, "key_set_id", key_set_id, false);
   appendStringInfoChar(&out, '}');
@@ -125,7 +125,7 @@ void record_event(Datum tenant_id, int64 key_id, int64 key_set_id, const char *a
   using namespace tables;
   relcache::resolve(&events);
   NewRow row;
-  row.set(events.att[kEventTenantId], tenant_id);
+  row.set(events.att[kEventTenantId], tenant_id, tenant_id == 0);
   row.set(events.att[kEventKeyId], Int64GetDatum(key_id), key_id == 0);
   row.set(events.att[kEventKeySetId], Int64GetDatum(key_set_id), key_set_id == 0);
   row.set(events.att[kEventAction], CStringGetTextDatum(action));
@@ -247,10 +247,9 @@ APIKEYS_FUNCTION(apikeys_actor) { PG_RETURN_TEXT_P(apikeys::glue::actor()); }
 
 // Records one event (apikeys._record_event): the tenants and key sets triggers call it.
 APIKEYS_FUNCTION(apikeys_record_event) {
-  if (PG_ARGISNULL(0) || PG_ARGISNULL(3))
-    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("an event needs a tenant and an action")));
+  if (PG_ARGISNULL(3)) ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("an event needs an action")));
   Datum details = PG_ARGISNULL(4) ? DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")) : PG_GETARG_DATUM(4);
-  apikeys::glue::record_event(PG_GETARG_DATUM(0), PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1),
+  apikeys::glue::record_event(PG_ARGISNULL(0) ? Datum(0) : PG_GETARG_DATUM(0), PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1),
                               PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2), text_to_cstring(PG_GETARG_TEXT_PP(3)), details);
   PG_RETURN_VOID();
 }
@@ -266,9 +265,10 @@ APIKEYS_FUNCTION(apikeys_event_payload_v2) {
   Datum tenant = GetAttributeByName(ev, "tenant_id", &n_tenant);
   Datum key = GetAttributeByName(ev, "key_id", &n_key);
   Datum set = GetAttributeByName(ev, "key_set_id", &n_set);
-  if (n_id || n_action || n_at || n_tenant) PG_RETURN_NULL();
+  if (n_id || n_action || n_at) PG_RETURN_NULL();
   PG_RETURN_TEXT_P(cstring_to_text(payload(DatumGetInt64(id), TextDatumGetCString(action), DatumGetTimestampTz(at),
-                                           tenant, n_key ? 0 : DatumGetInt64(key), n_set ? 0 : DatumGetInt64(set))));
+                                           n_tenant ? Datum(0) : tenant, n_key ? 0 : DatumGetInt64(key),
+                                           n_set ? 0 : DatumGetInt64(set))));
 }
 
 // The NOTIFY payload of an event (ids, action, time, tenant, owner, actor; names cut to 500

@@ -39,10 +39,12 @@ enum KeyColumn {
   kRateWindow,
 };
 extern relcache::Table keys;
-// keys.index[]: the unique client id index, (tenant_id, owner), (key_set_id).
+// keys.index[]: the unique client id index, (tenant_id, owner), (key_set_id), and since 1.2
+// the client ids of the keys made by 1.0 (whose key_id is random), InvalidOid before 1.2.
 constexpr int kKeysClientIdIndex = 0;
 constexpr int kKeysTenantOwnerIndex = 1;
 constexpr int kKeysKeySetIndex = 2;
+constexpr int kKeysLegacyClientIdIndex = 3;
 
 // apikeys.tenants
 enum TenantColumn {

@@ -26,6 +26,18 @@ namespace {
 using namespace apikeys::glue::tables;
 
 // Hash of the presented key under a stored scheme, compared in constant time.
+// The hash a key of this server's scheme would be compared with, computed and dropped.
+void burn_hash(std::string_view key) {
+  unsigned char computed[core::kHashLen];
+  const char *pep = apikeys::glue::pepper();
+  core::Scheme scheme = pep[0] == '\0' ? core::Scheme::Sha256 : core::Scheme::HmacSha256;
+  apikeys::glue::CoreFailure fail;
+  if (!apikeys::glue::run_core([&] { core::hash_key(scheme, pep, key, computed); }, &fail)) apikeys::glue::report(fail);
+  unsigned char zero[core::kHashLen] = {};
+  // Compared like a stored hash, so that the work is done and kept.
+  (void)core::ct_equal(zero, sizeof zero, computed, sizeof computed);
+}
+
 bool hash_matches(std::string_view key, Datum scheme_d, Datum hash_d) {
   core::Scheme scheme;
   if (!core::parse_scheme(text_view(scheme_d), &scheme)) return false;
@@ -177,14 +189,19 @@ void verify_presented_key(const Presented &p, Verdict *r) {
     if (core::key_state_code(state, now) == core::Code::Valid) take_details(slot, r, &facts);
   };
   // A key made since 1.1 has the id its client id determines: one probe of the primary key.
-  Snapshot snapshot = relcache::statement_snapshot();
+  Snapshot snapshot = relcache::committed_snapshot();
   relcache::probe_unique(keys.relid, keys.pkey, F_INT8EQ, Int64GetDatum(core::key_id_of(client_id)), snapshot, examine);
-  // A key made by 1.0 (a random id), or none: the client id's own unique index.
+  // A key made by 1.0 (a random id), or none: the index of 1.0's client ids, which is empty
+  // unless keys of 1.0 remain (before 1.2's update, the unique index of every client id).
   if (!held) {
+    Oid legacy = keys.index[kKeysLegacyClientIdIndex];
+    if (!OidIsValid(legacy)) legacy = keys.index[kKeysClientIdIndex];
     text *client_t = cstring_to_text_with_len(client_id.data(), static_cast<int>(client_id.size()));
-    relcache::probe_unique(keys.relid, keys.index[kKeysClientIdIndex], F_TEXTEQ, PointerGetDatum(client_t), snapshot,
-                           examine);
+    relcache::probe_unique(keys.relid, legacy, F_TEXTEQ, PointerGetDatum(client_t), snapshot, examine);
   }
+  // An unknown client id costs what a known one with a wrong secret does: one hash, so that
+  // the time of an answer does not tell whether the client id exists.
+  if (!held) burn_hash(key);
   if (!matched) return;
   core::Network client;
   if (!p.client_ip_null) client = network_of(p.client_ip);
@@ -201,7 +218,7 @@ core::Code key_state(int64 key_id) {
   Verdict v = verdict_of(core::Code::NotFound);
   TimestampTz now = GetCurrentTransactionStartTimestamp();
   KeyFacts facts;
-  relcache::probe_unique(keys.relid, keys.pkey, F_INT8EQ, Int64GetDatum(key_id), relcache::statement_snapshot(),
+  relcache::probe_unique(keys.relid, keys.pkey, F_INT8EQ, Int64GetDatum(key_id), relcache::committed_snapshot(),
                          [&](TupleTableSlot *slot) {
                            found = true;
                            state = state_of(slot);

@@ -34,12 +34,8 @@ trap 'stop_cluster "$dir"; rm -rf "$dir"' EXIT
 start_cluster "$dir" "shared_preload_libraries = 'apikeys'" "shared_buffers = 512MB" "max_parallel_workers_per_gather = 0" \
   "jit = off" "autovacuum = off" "max_wal_size = 8GB"
 export PGDATABASE=postgres
-PSQL=(psql -X -q -v ON_ERROR_STOP=1)
-echo "== loading $KEYS keys"
-"${PSQL[@]}" -f "$here/sql/schema.sql"
-"${PSQL[@]}" -c "ALTER TABLE apikeys.keys DISABLE TRIGGER USER"
-"${PSQL[@]}" -v first=1 -v last="$KEYS" -f "$here/sql/load_keys.sql"
-"${PSQL[@]}" -c "ALTER TABLE apikeys.keys ENABLE TRIGGER USER"
+source "$here/load.sh"
+bench_load "$KEYS"
 "${PSQL[@]}" -v first=1 -v last="$KEYS" -v ref=1 -f "$here/sql/finish.sql"
 pgbench -i -s 10 -I dtGvp -q >/dev/null 2>&1
 # The valid pick of make bench, deterministic: i % 10 in 1..9; the statements below use the

@@ -60,11 +60,63 @@ ALTER TABLE bench.orders ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON bench.orders
   USING (tenant_id = (SELECT apikeys.current_tenant()));
 
+-- The same 100,000 rows behind the tenant isolation users write by hand (the application sets
+-- app.tenant with set_config after its own lookup of the key).
+CREATE TABLE bench.orders_hand (LIKE bench.orders INCLUDING ALL);
+INSERT INTO bench.orders_hand SELECT * FROM bench.orders;
+ALTER TABLE bench.orders_hand ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON bench.orders_hand
+  USING (tenant_id = (SELECT current_setting('app.tenant')));
+
+-- The RLS helpers against the policies users write by hand (SPEC §6): the rows of bench.docs
+-- (1,000,000; 100 tenants of 10,000 rows) once more, with one policy per form, each for a role
+-- of its own: a policy for other roles is left out at planning, so each role's scan pays
+-- exactly one. The hand-made ones read what the application set with set_config in the
+-- transaction (app.tenant, app.perms: the key's permissions as a text[] literal).
+CREATE TABLE bench.tdocs (LIKE bench.docs INCLUDING ALL);
+INSERT INTO bench.tdocs SELECT * FROM bench.docs;
+ALTER TABLE bench.tdocs ENABLE ROW LEVEL SECURITY;
+CREATE ROLE bench_tenant_fn LOGIN;
+CREATE ROLE bench_tenant_set LOGIN;
+CREATE ROLE bench_tenant_fn_sub LOGIN;
+CREATE ROLE bench_tenant_set_sub LOGIN;
+CREATE ROLE bench_perm_fn LOGIN;
+CREATE ROLE bench_perm_set LOGIN;
+CREATE ROLE bench_perm_fn_sub LOGIN;
+CREATE ROLE bench_perm_set_sub LOGIN;
+CREATE POLICY tenant_fn ON bench.tdocs FOR SELECT TO bench_tenant_fn
+  USING (tenant_id = apikeys.current_tenant());
+CREATE POLICY tenant_set ON bench.tdocs FOR SELECT TO bench_tenant_set
+  USING (tenant_id = current_setting('app.tenant'));
+CREATE POLICY tenant_fn_sub ON bench.tdocs FOR SELECT TO bench_tenant_fn_sub
+  USING (tenant_id = (SELECT apikeys.current_tenant()));
+CREATE POLICY tenant_set_sub ON bench.tdocs FOR SELECT TO bench_tenant_set_sub
+  USING (tenant_id = (SELECT current_setting('app.tenant')));
+CREATE POLICY perm_fn ON bench.tdocs FOR SELECT TO bench_perm_fn
+  USING (apikeys.has_permission('reports:read'));
+CREATE POLICY perm_set ON bench.tdocs FOR SELECT TO bench_perm_set
+  USING (current_setting('app.perms')::text[] @> '{reports:read}');
+CREATE POLICY perm_fn_sub ON bench.tdocs FOR SELECT TO bench_perm_fn_sub
+  USING ((SELECT apikeys.has_permission('reports:read')));
+CREATE POLICY perm_set_sub ON bench.tdocs FOR SELECT TO bench_perm_set_sub
+  USING ((SELECT current_setting('app.perms')::text[] @> '{reports:read}'));
+
 -- bench_app: an application role, neither superuser nor owner, so policies apply.
 -- bench_bypass: the same grants with BYPASSRLS ("RLS off" for the same query).
+-- The bench_tenant_* and bench_perm_* roles: the same, each under its policy of bench.tdocs.
+-- Every role may read bench.ref_keys: the hand-made variants look their key up there.
 CREATE ROLE bench_app LOGIN;
 CREATE ROLE bench_bypass LOGIN BYPASSRLS;
-GRANT USAGE ON SCHEMA bench TO bench_app, bench_bypass;
-SELECT apikeys.grant_app('bench_app'), apikeys.grant_app('bench_bypass');
-GRANT SELECT ON bench.plain, bench.docs, bench.docs_sub, bench.orders TO bench_app, bench_bypass;
-VACUUM (FREEZE, ANALYZE) bench.docs, bench.docs_sub, bench.orders, bench.sets;
+DO $$
+DECLARE
+  r text;
+BEGIN
+  FOREACH r IN ARRAY '{bench_app,bench_bypass,bench_tenant_fn,bench_tenant_set,bench_tenant_fn_sub,bench_tenant_set_sub,
+                       bench_perm_fn,bench_perm_set,bench_perm_fn_sub,bench_perm_set_sub}'::text[] LOOP
+    EXECUTE format('GRANT USAGE ON SCHEMA bench TO %I', r);
+    PERFORM apikeys.grant_app(r::regrole);
+    EXECUTE format('GRANT SELECT ON bench.plain, bench.ref_keys, bench.docs, bench.docs_sub, bench.orders, bench.orders_hand,
+                    bench.tdocs TO %I', r);
+  END LOOP;
+END $$;
+VACUUM (FREEZE, ANALYZE) bench.docs, bench.docs_sub, bench.tdocs, bench.orders, bench.orders_hand, bench.sets;

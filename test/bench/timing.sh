@@ -59,7 +59,7 @@ DECLARE
 BEGIN
   PERFORM pg_temp.time_kind(kind) FROM (SELECT DISTINCT kind FROM cases) d;  -- warm up
   FOR r IN 1..current_setting('timing.rounds')::int LOOP
-    FOR k IN SELECT DISTINCT kind FROM cases ORDER BY random() LOOP
+    FOR k IN SELECT d.kind FROM (SELECT DISTINCT kind FROM cases) d ORDER BY random() LOOP
       INSERT INTO rounds VALUES (k, r, pg_temp.time_kind(k));
     END LOOP;
   END LOOP;

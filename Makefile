@@ -133,7 +133,8 @@ sqlsmith:
 
 # ---- benchmarks (docs/benchmarks.md); never part of `make test` or CI -------------------
 # `make bench`: every hot path against the physical floor on a throwaway cluster (BENCH_KEYS,
-# BENCH_SECONDS, BENCH_REPS, BENCH_CLIENTS, BENCH_SCALE=1|10M); results in test/bench/results/.
+# BENCH_SECONDS, BENCH_REPS, BENCH_CLIENTS, BENCH_PAGES="huge 4k", BENCH_VARIANTS, BENCH_SCALE=1|10M);
+# results in test/bench/results/.
 # `make bench-profile`: instructions per verify call and per statement under callgrind.
 .PHONY: bench bench-profile
 bench:

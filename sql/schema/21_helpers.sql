@@ -35,7 +35,7 @@ COMMENT ON FUNCTION apikeys._count_live_keys(text, text) IS 'Live (not revoked, 
 
 CREATE FUNCTION apikeys._invalidate_cache() RETURNS trigger
   AS 'MODULE_PATHNAME', 'apikeys_relation_changed' LANGUAGE C;
-COMMENT ON FUNCTION apikeys._invalidate_cache() IS 'Trigger (per statement, and per row for the apply worker of logical replication, which fires row triggers only) of a table that backends cache (tenants and key_sets for verify, signing_keys and signing_secrets for verify_token): at commit every backend, and every hot standby, drops its cached rows.';
+COMMENT ON FUNCTION apikeys._invalidate_cache() IS 'Trigger (per row, which the apply worker of logical replication fires too, and per statement for TRUNCATE) of a table that backends cache (tenants and key_sets for verify, signing_keys and signing_secrets for verify_token): at commit every backend, and every hot standby, drops its cached rows.';
 
 CREATE FUNCTION apikeys._valid_key_prefix(prefix text) RETURNS boolean
   AS 'MODULE_PATHNAME', 'apikeys_valid_key_prefix' LANGUAGE C IMMUTABLE PARALLEL SAFE;

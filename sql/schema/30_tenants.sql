@@ -109,10 +109,11 @@ CREATE TRIGGER tenants_after_event AFTER INSERT OR UPDATE ON apikeys.tenants
   FOR EACH ROW EXECUTE FUNCTION apikeys._tenants_event();
 
 -- ENABLE ALWAYS: it also fires for pg_restore and logical replication, which run as replica.
-CREATE TRIGGER tenants_after_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apikeys.tenants
-  FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
-ALTER TABLE apikeys.tenants ENABLE ALWAYS TRIGGER tenants_after_invalidate;
--- The apply worker of logical replication fires row triggers only: the same, per row.
+-- Per row, because the apply worker of logical replication fires no statement trigger; a
+-- TRUNCATE has no rows, so it has the statement trigger.
 CREATE TRIGGER tenants_after_invalidate_row AFTER INSERT OR UPDATE OR DELETE ON apikeys.tenants
   FOR EACH ROW EXECUTE FUNCTION apikeys._invalidate_cache();
 ALTER TABLE apikeys.tenants ENABLE ALWAYS TRIGGER tenants_after_invalidate_row;
+CREATE TRIGGER tenants_after_invalidate AFTER TRUNCATE ON apikeys.tenants
+  FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
+ALTER TABLE apikeys.tenants ENABLE ALWAYS TRIGGER tenants_after_invalidate;

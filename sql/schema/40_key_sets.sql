@@ -118,10 +118,11 @@ CREATE TRIGGER key_sets_after_apply AFTER INSERT OR UPDATE OR DELETE ON apikeys.
 
 -- Every change invalidates the key set settings that backends cache for verify (allowlist,
 -- rate limit). ENABLE ALWAYS: also for pg_restore and logical replication.
-CREATE TRIGGER key_sets_after_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apikeys.key_sets
-  FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
-ALTER TABLE apikeys.key_sets ENABLE ALWAYS TRIGGER key_sets_after_invalidate;
--- The apply worker of logical replication fires row triggers only: the same, per row.
+-- Per row, because the apply worker of logical replication fires no statement trigger; a
+-- TRUNCATE has no rows, so it has the statement trigger.
 CREATE TRIGGER key_sets_after_invalidate_row AFTER INSERT OR UPDATE OR DELETE ON apikeys.key_sets
   FOR EACH ROW EXECUTE FUNCTION apikeys._invalidate_cache();
 ALTER TABLE apikeys.key_sets ENABLE ALWAYS TRIGGER key_sets_after_invalidate_row;
+CREATE TRIGGER key_sets_after_invalidate AFTER TRUNCATE ON apikeys.key_sets
+  FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
+ALTER TABLE apikeys.key_sets ENABLE ALWAYS TRIGGER key_sets_after_invalidate;

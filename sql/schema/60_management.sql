@@ -253,11 +253,11 @@ BEGIN
   -- retentions are at least a day (a tenant of 1.1 may still hold a shorter one), and a key
   -- that is neither revoked nor expired is never purged, whatever the dates say.
   WITH doomed AS (
-    SELECT k.key_id FROM apikeys.keys k JOIN apikeys.tenants t ON t.tenant_id = k.tenant_id
+    SELECT k.key_id FROM apikeys.keys k JOIN apikeys.tenants t ON t.tenant_id = k.tenant_id,
+           LATERAL (SELECT as_of - GREATEST(t.retention, interval '1 day') AS cutoff) c
      WHERE t.retention IS NOT NULL
-       AND (k.revoked_at <= as_of - GREATEST(t.retention, interval '1 day')
-            OR k.expires_at <= as_of - GREATEST(t.retention, interval '1 day'))
-       AND (k.status OPERATOR(pg_catalog.=) 'revoked' OR k.expires_at <= pg_catalog.now())
+       AND (k.revoked_at <= c.cutoff OR k.expires_at <= c.cutoff)
+       AND NOT apikeys._live(k.status, k.expires_at)
      ORDER BY k.key_id FOR UPDATE OF k),
   gone AS (
     DELETE FROM apikeys.keys k USING doomed d WHERE k.key_id = d.key_id

@@ -16,13 +16,14 @@ ALTER TABLE apikeys.signing_keys ENABLE ALWAYS TRIGGER signing_keys_before_curre
 
 -- Every change invalidates the signing keys that backends cache for verify_token (at
 -- commit, in every backend, and on hot standbys through the commit record).
-CREATE TRIGGER signing_keys_after_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apikeys.signing_keys
-  FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
-ALTER TABLE apikeys.signing_keys ENABLE ALWAYS TRIGGER signing_keys_after_invalidate;
--- The apply worker of logical replication fires row triggers only: the same, per row.
+-- Per row, because the apply worker of logical replication fires no statement trigger; a
+-- TRUNCATE has no rows, so it has the statement trigger.
 CREATE TRIGGER signing_keys_after_invalidate_row AFTER INSERT OR UPDATE OR DELETE ON apikeys.signing_keys
   FOR EACH ROW EXECUTE FUNCTION apikeys._invalidate_cache();
 ALTER TABLE apikeys.signing_keys ENABLE ALWAYS TRIGGER signing_keys_after_invalidate_row;
+CREATE TRIGGER signing_keys_after_invalidate AFTER TRUNCATE ON apikeys.signing_keys
+  FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
+ALTER TABLE apikeys.signing_keys ENABLE ALWAYS TRIGGER signing_keys_after_invalidate;
 
 CREATE FUNCTION apikeys._signing_secrets_check() RETURNS trigger
   LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -46,13 +47,14 @@ END $$;
 COMMENT ON FUNCTION apikeys._signing_secrets_check() IS 'Trigger of apikeys.signing_secrets: a secret of the length its algorithm needs, validated without a constraint (whose failure would echo the row).';
 CREATE TRIGGER signing_secrets_before_check BEFORE INSERT OR UPDATE ON apikeys.signing_secrets
   FOR EACH ROW EXECUTE FUNCTION apikeys._signing_secrets_check();
-CREATE TRIGGER signing_secrets_after_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON apikeys.signing_secrets
-  FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
-ALTER TABLE apikeys.signing_secrets ENABLE ALWAYS TRIGGER signing_secrets_after_invalidate;
--- The apply worker of logical replication fires row triggers only: the same, per row.
+-- Per row, because the apply worker of logical replication fires no statement trigger; a
+-- TRUNCATE has no rows, so it has the statement trigger.
 CREATE TRIGGER signing_secrets_after_invalidate_row AFTER INSERT OR UPDATE OR DELETE ON apikeys.signing_secrets
   FOR EACH ROW EXECUTE FUNCTION apikeys._invalidate_cache();
 ALTER TABLE apikeys.signing_secrets ENABLE ALWAYS TRIGGER signing_secrets_after_invalidate_row;
+CREATE TRIGGER signing_secrets_after_invalidate AFTER TRUNCATE ON apikeys.signing_secrets
+  FOR EACH STATEMENT EXECUTE FUNCTION apikeys._invalidate_cache();
+ALTER TABLE apikeys.signing_secrets ENABLE ALWAYS TRIGGER signing_secrets_after_invalidate;
 
 CREATE FUNCTION apikeys._insert_signing_key(alg text, make_current boolean) RETURNS text
   AS 'MODULE_PATHNAME', 'apikeys_insert_signing_key' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;

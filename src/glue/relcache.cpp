@@ -102,8 +102,7 @@ void resolve(Table *t) {
     bool invalidates = false;
     for (int i = 0; rel->trigdesc != nullptr && i < rel->trigdesc->numtriggers; i++) {
       const Trigger &tg = rel->trigdesc->triggers[i];
-      if (tg.tgenabled == TRIGGER_FIRES_ALWAYS && !TRIGGER_FOR_ROW(tg.tgtype) && runs_invalidation(tg.tgfoid))
-        invalidates = true;
+      if (tg.tgenabled == TRIGGER_FIRES_ALWAYS && runs_invalidation(tg.tgfoid)) invalidates = true;
     }
     table_close(rel, NoLock);
     if (!OidIsValid(pkey))
@@ -183,8 +182,8 @@ Datum invalidate_relation(FunctionCallInfo fcinfo) {
 }
 }  // namespace
 
-// Trigger (per statement, and per row for logical replication's apply worker, which fires
-// no statement trigger) of a table whose rows backends cache: invalidates the table's relcache
+// Trigger (per row, which logical replication's apply worker fires too, and per statement for
+// TRUNCATE) of a table whose rows backends cache: invalidates the table's relcache
 // entry in every backend when the change commits (on hot standbys through the commit
 // record), which starts a new generation of every cache of its rows.
 APIKEYS_FUNCTION(apikeys_relation_changed) { return invalidate_relation(fcinfo); }

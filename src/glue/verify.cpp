@@ -25,30 +25,31 @@ namespace {
 
 using namespace apikeys::glue::tables;
 
-// Hash of the presented key under a stored scheme, compared in constant time.
-// The hash a key of this server's scheme would be compared with, computed and dropped.
-void burn_hash(std::string_view key) {
+// The presented key's hash under scheme, compared in constant time with stored.
+bool hash_equals(std::string_view key, core::Scheme scheme, const unsigned char *stored, size_t stored_len) {
   unsigned char computed[core::kHashLen];
   const char *pep = apikeys::glue::pepper();
-  core::Scheme scheme = pep[0] == '\0' ? core::Scheme::Sha256 : core::Scheme::HmacSha256;
   apikeys::glue::CoreFailure fail;
   if (!apikeys::glue::run_core([&] { core::hash_key(scheme, pep, key, computed); }, &fail)) apikeys::glue::report(fail);
-  unsigned char zero[core::kHashLen] = {};
-  // Compared like a stored hash, so that the work is done and kept.
-  (void)core::ct_equal(zero, sizeof zero, computed, sizeof computed);
+  return core::ct_equal(stored, stored_len, computed, sizeof computed);
 }
 
+// Hash of the presented key under a stored scheme, compared in constant time.
 bool hash_matches(std::string_view key, Datum scheme_d, Datum hash_d) {
   core::Scheme scheme;
   if (!core::parse_scheme(text_view(scheme_d), &scheme)) return false;
+  if (scheme == core::Scheme::HmacSha256 && apikeys::glue::pepper()[0] == '\0') return false;
   bytea *stored = DatumGetByteaPP(hash_d);
-  unsigned char computed[core::kHashLen];
-  const char *pep = apikeys::glue::pepper();
-  if (scheme == core::Scheme::HmacSha256 && pep[0] == '\0') return false;
-  apikeys::glue::CoreFailure fail;
-  if (!apikeys::glue::run_core([&] { core::hash_key(scheme, pep, key, computed); }, &fail)) apikeys::glue::report(fail);
-  return core::ct_equal(reinterpret_cast<const unsigned char *>(VARDATA_ANY(stored)), VARSIZE_ANY_EXHDR(stored),
-                        computed, sizeof computed);
+  return hash_equals(key, scheme, reinterpret_cast<const unsigned char *>(VARDATA_ANY(stored)),
+                     VARSIZE_ANY_EXHDR(stored));
+}
+
+// The work of a known client id with a wrong secret, for an unknown one: the hash of this
+// server's scheme, computed and compared (with nothing that can match).
+void burn_hash(std::string_view key) {
+  static const unsigned char none[core::kHashLen] = {};
+  bool hmac = apikeys::glue::pepper()[0] != '\0';
+  (void)hash_equals(key, hmac ? core::Scheme::HmacSha256 : core::Scheme::Sha256, none, sizeof none);
 }
 
 Datum get(TupleTableSlot *slot, int column, bool *isnull) {

@@ -137,3 +137,20 @@ SELECT err($$ALTER DATABASE postgres SET apikeys.pepper = 'stored'$$);
 SELECT err($$ALTER ROLE apikeys_app SET apikeys.pepper = 'stored'$$);
 SELECT err($$CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql SET apikeys.pepper = 'stored' AS 'SELECT 1'$$);
 SELECT count(*) AS stored_anywhere FROM pg_db_role_setting WHERE array_to_string(setconfig, ',') LIKE '%pepper%';
+
+-- A backend keeps the settings rows of many tenants and key sets: once it has read a tenant's
+-- and a set's row, verify of their keys is one index probe (of apikeys.keys), beyond 512
+-- tenants and sets too (the caches grow instead of starting over when half full).
+SELECT count(*) AS tenants FROM (SELECT (apikeys.create_tenant('many-' || g)).tenant_id FROM generate_series(1, 600) g) s;
+CREATE TEMP TABLE many_keys AS
+SELECT g, (SELECT c.key FROM apikeys.create_key('many-' || g, 'k',
+          key_set_id => apikeys.create_key_set('many-' || g, 's', '{reports:read}')) c) AS key
+  FROM generate_series(1, 600) g;
+BEGIN;
+SELECT count(*) FILTER (WHERE (apikeys.verify(key)).valid) AS valid_first_pass FROM many_keys;
+SELECT sum(idx_scan) AS before FROM pg_stat_xact_user_tables
+ WHERE relid IN ('apikeys.tenants'::regclass, 'apikeys.key_sets'::regclass) \gset
+SELECT count(*) FILTER (WHERE (apikeys.verify(key)).valid) AS valid_second_pass FROM many_keys;
+SELECT sum(idx_scan) - :before AS settings_probes_second_pass FROM pg_stat_xact_user_tables
+ WHERE relid IN ('apikeys.tenants'::regclass, 'apikeys.key_sets'::regclass);
+COMMIT;

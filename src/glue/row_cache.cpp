@@ -1,5 +1,5 @@
 // The row cache: open addressing with linear probing; emptied when the table's generation
-// changes or when half full.
+// changes, doubled when half full (emptied instead at RowCache::kMaxSlots).
 #include "row_cache.hpp"
 
 extern "C" {
@@ -16,14 +16,31 @@ MemoryContext RowCache::memory() {
 
 void RowCache::empty() {
   MemoryContextReset(memory());
+  nslots_ = first_slots_;
   slots_ = static_cast<Slot *>(MemoryContextAllocZero(memory(), sizeof(Slot) * nslots_));
   live_ = 0;
 }
 
+// Twice the slots, the entries rehashed (their keys and values stay where they are, in
+// memory(); the old slot array too, until the next empty()).
+void RowCache::grow() {
+  Slot *old = slots_;
+  uint32 old_n = nslots_;
+  nslots_ = old_n * 2;
+  slots_ = static_cast<Slot *>(MemoryContextAllocZero(memory(), sizeof(Slot) * nslots_));
+  for (uint32 i = 0; i < old_n; i++)
+    if (old[i].key != nullptr) *find(std::string_view(old[i].key, old[i].len), old[i].hash) = old[i];
+}
+
 void RowCache::validate() {
-  if (slots_ == nullptr || built_for_ != table_->generation || live_ >= nslots_ / 2) {
+  if (slots_ == nullptr || built_for_ != table_->generation) {
     empty();
     built_for_ = table_->generation;
+  } else if (live_ >= nslots_ / 2) {
+    if (nslots_ < kMaxSlots)
+      grow();
+    else
+      empty();
   }
 }
 

@@ -45,6 +45,8 @@ picks() { awk -v n="$1" -v from="${2:-0}" 'BEGIN { for (k = from; k < from + n; 
   UPDATE apikeys.keys k SET rate_limit = 1000000000, rate_window = '1 second' FROM bench.plain p
    WHERE p.i = ANY (ARRAY[$(picks "$N" $((2 * N)) | paste -sd,)]) AND k.key_id = apikeys._key_id_of(left(p.key, 19))" \
   -c "ALTER TABLE apikeys.keys ENABLE TRIGGER USER" -c "VACUUM ANALYZE apikeys.keys"
+# The bare INSERT's table holds the same rows, as in make bench: indexes as large as the keys'.
+"${PSQL[@]}" -c "INSERT INTO bench.bare_keys SELECT * FROM apikeys.keys" -c "VACUUM ANALYZE bench.bare_keys"
 stop_cluster "$dir"
 
 # callgrind NAME TOGGLE INPUT: runs the statements of INPUT in a single-user backend;
@@ -134,7 +136,7 @@ perstmt "$out/callgrind.stmt-floor-1.out" "$out/callgrind.stmt-floor-2.out" >"$o
 NW=${BENCH_WRITES:-500}
 declare -A WQUERY=(
   [create_key]="SELECT key_id FROM apikeys.create_key('tenant-' || (\$1 % 100), 'bench', 'user-' || \$1, ARRAY['reports:read'])"
-  [bare_insert]="INSERT INTO bench.bare_keys (key_id, client_id, tenant_id, owner, name, permissions, hint, key_hash, hash_scheme) VALUES (\$1, 'ak_' || \$1, 'tenant-' || (\$1 % 100), 'user-' || \$1, 'bench', ARRAY['reports:read'], 'abcd', '\\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'sha256')"
+  [bare_insert]="INSERT INTO bench.bare_keys (key_id, client_id, tenant_id, owner, name, permissions, hint, key_hash, hash_scheme) VALUES (apikeys._key_id_of('ak_' || lpad((\$1 * 2654435761 % 9999999999999999)::text, 16, '0')), 'ak_' || lpad((\$1 * 2654435761 % 9999999999999999)::text, 16, '0'), 'tenant-' || (\$1 % 100), 'user-' || \$1, 'bench', ARRAY['reports:read'], 'abcd', '\\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', 'sha256')"
 )
 echo "== instructions per write statement (each its own transaction; (2N - N statements) / N, N = $NW)" |
   tee -a "$out/summary.txt"
@@ -145,4 +147,34 @@ awk -v c="$per_create_key" -v b="$per_bare_insert" 'BEGIN { printf "   create_ke
 N=$NW perstmt "$out/callgrind.stmt-create_key-1.out" "$out/callgrind.stmt-create_key-2.out" >"$out/stmt-create_key.self.txt"
 echo "   top symbols of one create_key statement, self instructions:"
 sed 's/^/     /' "$out/stmt-create_key.self.txt"
+
+# Where a create_key statement's instructions go, and a bare INSERT's: the inclusive cost of
+# each part ((2N run - N run) / N). incl FILE SYMBOL: the first function line of the flat
+# inclusive list that contains SYMBOL (not a recursive "'2" entry).
+incl() {
+  callgrind_annotate --auto=no --inclusive=yes "$1" 2>/dev/null |
+    awk -v s="$2" '!found && index($0, s) && !index($0, "'"'"'2") { gsub(/,/, "", $1); print $1; found = 1 }
+                   END { if (!found) print 0 }'  # reads to the end: no SIGPIPE for callgrind_annotate
+}
+part() {  # part NAME LABEL SYMBOL
+  local a b
+  a=$(incl "$out/callgrind.stmt-$1-1.out" "$3"); b=$(incl "$out/callgrind.stmt-$1-2.out" "$3")
+  awk -v l="$2" -v a="$a" -v b="$b" -v n="$NW" -v t="$(eval echo "\$per_$1")" \
+    'BEGIN { p = (b - a) / n; printf "     %-68s %8d  %5.1f%%\n", l, p, 100 * p / t }' | tee -a "$out/summary.txt"
+}
+echo "== where the instructions of one write statement go (inclusive; share of the statement)" | tee -a "$out/summary.txt"
+echo "   create_key ($per_create_key per statement):" | tee -a "$out/summary.txt"
+part create_key "apikeys.create_key (the C function, all below included)" "apikeys_create_key_body("
+part create_key "  the key material (random bytes, base62, CRC-32, hash)" "apikeys::glue::new_key("
+part create_key "  the key row: BEFORE triggers (keys_before_id, keys_before_check)" "ExecBRInsertTriggers"
+part create_key "  the foreign-key checks (RI_FKey_check_ins)" "RI_FKey_check_ins"
+part create_key "  the AFTER trigger keys_after_apply (limits, event)" "apikeys_keys_apply_body("
+part create_key "    of which the event row (apikeys.events, its indexes, NOTIFY)" "apikeys::glue::record_event("
+part create_key "  index entries, both rows (ExecInsertIndexTuples; the event's also above)" "ExecInsertIndexTuples"
+part create_key "  heap tuples, both rows (heap_insert; the event's also above)" "heap_insert"
+part create_key "commit (CommitTransactionCommand)" "CommitTransactionCommand"
+echo "   bare INSERT ($per_bare_insert per statement):" | tee -a "$out/summary.txt"
+part bare_insert "  index entries (ExecInsertIndexTuples)" "ExecInsertIndexTuples"
+part bare_insert "  heap tuple (heap_insert)" "heap_insert"
+part bare_insert "commit (CommitTransactionCommand)" "CommitTransactionCommand"
 echo "== written to $out (callgrind.*.out: open with callgrind_annotate or kcachegrind)"

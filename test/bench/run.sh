@@ -22,6 +22,8 @@
 #                          (vm.nr_hugepages is set for the pass and restored), 4k = huge_pages=off.
 #                          With BENCH_SCALE only the first page size is used (default "huge").
 #   BENCH_HUGEPAGES=0|1    the former switch: 0 = BENCH_PAGES=4k, 1 = BENCH_PAGES=huge
+#   BENCH_PAIR_REPS=3      paired runs (each target and its reference in one pgbench run) per pair,
+#   BENCH_PAIR_CLIENTS="1 2"  page size and client count; their client counts
 source "$(dirname "$0")/../lib.sh"
 
 here="$APIKEYS_ROOT/test/bench"
@@ -242,6 +244,13 @@ def verify_guarded "verify + client_ip, members and allowlists" "-f $S/verify_gu
 def verify_limited "verify, keys with a rate limit never reached" "-f $S/verify_limited.sql"
 def create_key "create_key" "-f $S/create_key.sql"
 def bare_insert "bare INSERT" "-f $S/bare_insert.sql"
+# The bare INSERT plus one NOTIFY in its transaction, in the same statement (RETURNING
+# pg_notify: the same round trips), as every apikeys event sends one: PostgreSQL serialises the
+# commits of notifying transactions (PreCommit_Notify holds a cluster-wide lock through the
+# commit's WAL flush), which this shows apart from everything else create_key does.
+mkdir -p "$out/scripts"
+sed '$ s/;$/\nRETURNING pg_catalog.pg_notify('"'"'apikeys_bench'"'"', '"'"'x'"'"');/' "$S/bare_insert.sql" >"$out/scripts/bare_insert_notify.sql"
+def bare_insert_notify "bare INSERT + NOTIFY" "-f $out/scripts/bare_insert_notify.sql"
 def issue_token "issue_token" "-f $S/issue_token.sql"
 NTOKENS=$(( KEYS < 100000 ? KEYS : 100000 ))
 
@@ -337,6 +346,70 @@ wanted() {  # the ids among "$@" that BENCH_VARIANTS selects
 
 has_function() { [ "$(q "SELECT count(*) FROM pg_proc WHERE pronamespace = 'apikeys'::regnamespace AND proname = '$1'")" != 0 ]; }
 
+# ---- paired runs --------------------------------------------------------------------------
+# The ratio of a target and its reference from runs that carry both: one pgbench run with the
+# two scripts (weight 1 each, pgbench choosing per transaction), so that both meet the same
+# machine at the same moment. Separate runs of a few seconds on a shared 2-core VM differ by
+# up to 1.7x from run to run (summary.txt's min-max), which swamps a 5% target; within one run
+# the drift hits both scripts alike. The ratio is that of the mean latencies per script, from
+# pgbench's per-transaction log (-l, in microseconds): reference / target = tps target / tps
+# reference. BENCH_PAIR_REPS runs per pair and client count (BENCH_PAIR_CLIENTS), median.
+PAIRS=("verify|floor|0.90 0.95" "floor_keys|floor|" "create_key|bare_insert|0.80")
+PAIR_REPS=${BENCH_PAIR_REPS:-3}
+PAIR_CLIENTS=${BENCH_PAIR_CLIENTS:-1 2}
+paired="$out/paired.tsv"
+printf 'pages\ttarget\treference\tclients\trep\tratio\ttarget_us\treference_us\ttransactions\n' >"$paired"
+paired_suite() {  # paired_suite: every pair whose variants this run measures, in the current pages
+  local row a b thr c rep j prefix res
+  for rep in $(seq 1 "$PAIR_REPS"); do
+    for row in "${PAIRS[@]}"; do
+      IFS='|' read -r a b thr <<<"$row"
+      [ -n "$(wanted "$a")" ] && [ -n "$(wanted "$b")" ] || continue
+      for c in $PAIR_CLIENTS; do
+        j=$(( c < 2 ? c : 2 ))
+        prefix="$out/logs/pair-$a-$b-c$c-$PAGES_NOW-r$rep"
+        # shellcheck disable=SC2086
+        pgbench -n -M prepared -T "$SECS" -c "$c" -j "$j" -U postgres -D nkeys="$KEYS" -D perm=reports:read \
+          -l --log-prefix="$prefix" ${ARGS[$a]} ${ARGS[$b]} >"$prefix.out" 2>&1 || true
+        # the log: client, transaction, latency (us), script (0 = a, 1 = b), epoch, us
+        res=$(cat "$prefix".[0-9]* 2>/dev/null | awk '{ s[$4] += $3; n[$4]++ }
+          END { if (n[0] && n[1]) printf "%.4f\t%.1f\t%.1f\t%d", (s[1] / n[1]) / (s[0] / n[0]), s[0] / n[0], s[1] / n[1], n[0] + n[1] }')
+        rm -f "$prefix".[0-9]*
+        [ -n "$res" ] || { echo "   ! paired $a / $b -c $c failed: $(grep -m1 -iE 'error|aborted' "$prefix.out")" >&2; continue; }
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$PAGES_NOW" "$a" "$b" "$c" "$rep" "$res" >>"$paired"
+      done
+    done
+  done
+  echo "   paired runs done ($(pages_label "$PAGES_NOW"))"
+}
+paired_report() {  # the median ratio of each pair, page size and client count; the targets on them
+  local row a b thr pages c r lo hi t
+  [ "$(wc -l <"$paired")" -gt 1 ] || return 0
+  echo "== performance targets from paired runs (target and reference in one pgbench run; median of $PAIR_REPS, min-max)" |
+    tee -a "$out/targets.txt"
+  for pages in "${PASS_PAGES[@]}"; do  # in the order of the passes
+    for row in "${PAIRS[@]}"; do
+      IFS='|' read -r a b thr <<<"$row"
+      for c in $PAIR_CLIENTS; do
+        read -r r lo hi < <(awk -F'\t' -v p="$pages" -v a="$a" -v b="$b" -v c="$c" '$1 == p && $2 == a && $3 == b && $4 == c { v[++n] = $6 }
+          END { if (!n) exit; asort_(v, n); printf "%.2f %.2f %.2f\n", (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), v[1], v[n] }
+          function asort_(v, n,   i, j, x) { for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x } }' "$paired") || true
+        [ -n "${r:-}" ] || continue
+        if [ -z "$thr" ]; then
+          printf '  %-8s %s / %s at -c %s, %s: %s (%s-%s)\n' "info" "$a" "$b" "$c" "$(pages_label "$pages")" "$r" "$lo" "$hi" | tee -a "$out/targets.txt"
+        fi
+        for t in $thr; do
+          check "$a / $b >= $t at -c $c, $(pages_label "$pages"): $r ($lo-$hi)" "$r" ">=" "$t"
+        done
+        # on the chart: a group of its own per pair, the bars from the median, min and max
+        printf '%s\t%s\t%s\t%s\t%s\n' "$a / $b, paired" "$(series_name "$pages" "$c")" "$r" "$lo" "$hi" >>"$out/chart_bars.tsv"
+        for t in $thr; do chart_line "$a / $b, paired" "$t"; done
+        r=""
+      done
+    done
+  done
+}
+
 # ---- the summary ----------------------------------------------------------------------------
 # summary.tsv: variant, label, clients, median, min, max, ratios of medians to the floor, to
 # select-only, to the reference and to the variant's own baseline (pairs), the largest share of
@@ -367,7 +440,7 @@ summarise() {
     }
     END {
       base["auth_rls"] = "auth_norls"; base["count_policy"] = "count_plain"; base["count_policy_sub"] = "count_plain"
-      base["create_key"] = "bare_insert"; base["verify_token"] = "verify"; base["verify_fixed"] = "reference_fixed"
+      base["create_key"] = "bare_insert"; base["bare_insert_notify"] = "bare_insert"; base["verify_token"] = "verify"; base["verify_fixed"] = "reference_fixed"
       base["verify_guarded"] = "verify_even"; base["verify_limited"] = "verify_even"; base["verify"] = "verify_unmetered"
       # the helpers against the hand-made policies: /base is helper / hand-made
       base["count_tenant_fn"] = "count_tenant_set"; base["count_tenant_fn_sub"] = "count_tenant_set_sub"
@@ -564,7 +637,7 @@ chart() {
       for (i = 1; i <= noff; i++) print off[i]
       print "set key top left"
       tics = ""
-      for (g = 1; g <= ng; g++) tics = tics (g > 1 ? ", " : "") sprintf("\"%s [%s]\" %d", gname[g], tl[g], g)
+      for (g = 1; g <= ng; g++) tics = tics (g > 1 ? ", " : "") sprintf("\"%s%s\" %d", gname[g], (tl[g] != "" ? " [" tl[g] "]" : ""), g)
       print "set xtics rotate by -35 left nomirror (" tics ")"
       for (g = 1; g < ng; g++) printf "set arrow from %.1f, graph 0 to %.1f, graph 1 nohead lc rgb \"#dddddd\" lw 1 back\n", g + 0.5, g + 0.5
       for (i = 1; i <= nl; i++)
@@ -640,6 +713,12 @@ fi
 # ---- the suite ----------------------------------------------------------------------------
 echo "== loading $KEYS keys"
 load_keys 1 "$KEYS"
+# The bare INSERT's table holds the same rows: its indexes are as large and as full as the keys
+# table's, so that both inserts descend the same depth, land on random leaves alike and write
+# the same full-page images after a checkpoint (an empty table's would stay in a few hot pages).
+t0=$(now)
+"${PSQL[@]}" -c "INSERT INTO bench.bare_keys SELECT * FROM apikeys.keys" -c "VACUUM ANALYZE bench.bare_keys"
+echo "   bench.bare_keys: a copy of the $KEYS keys, $(elapsed "$t0")s"
 echo "== pgbench -i -s 10 (pgbench_accounts: 1,000,000 rows)"
 t0=$(now)
 pgbench -i -s 10 -I dtGvp -q >"$out/logs/pgbench-init.log" 2>&1
@@ -670,7 +749,7 @@ read_variants=(select_only select1 floor floor_keys reference verify verify_unme
                verify_malformed auth_rls auth_norls auth_rls_hand count_policy count_policy_sub count_plain
                count_tenant_fn count_tenant_set count_tenant_fn_sub count_tenant_set_sub
                count_perm_fn count_perm_set count_perm_fn_sub count_perm_set_sub)
-write_variants=(create_key bare_insert)
+write_variants=(create_key bare_insert bare_insert_notify)
 skipped=()
 if has_function issue_token && has_function verify_token; then
   echo "== issuing $NTOKENS tokens for verify_token (bench.tokens)"
@@ -753,6 +832,7 @@ for p in "${later_pages[@]}"; do
     echo "   write variants (synchronous_commit=$SYNC)"
     run_suite "$KEYS" "${pass_writes[@]}"
   fi
+  paired_suite
   PASS_PAGES+=("$PAGES_NOW") PASS_TAG+=("$TAG") PASS_CLIENTS+=("$PAGES_CLIENTS") PASS_VARIANTS+=("${pass_reads[*]} ${pass_writes[*]}")
   for v in "${pass_reads[@]}" "${pass_writes[@]}"; do later_ids+=("$v$TAG"); done
   echo "huge_pages in the pass $TAG: $(q 'SHOW huge_pages')" >>"$out/machine.txt"
@@ -766,6 +846,7 @@ if [ ${#write_variants[@]} -gt 0 ]; then
   echo "== pass 1: write variants (synchronous_commit=$SYNC, fsync=$(q 'SHOW fsync'))"
   run_suite "$KEYS" "${write_variants[@]}"
 fi
+paired_suite
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 
 # Where verify's time goes, in real time: each piece as one statement over the same 100,000
@@ -928,5 +1009,6 @@ summarise "${read_variants[@]}" "${write_variants[@]}" "${guard_variants[@]}" "$
 echo "== results ($out/summary.tsv)"
 cat "$out/summary.txt" "$out/notes.txt"
 spec_checks
+paired_report
 chart
-echo "== written to $out (summary.tsv, summary.txt, targets.txt, chart.png, rls_per_row.txt, machine.txt, raw.tsv, logs/)"
+echo "== written to $out (summary.tsv, paired.tsv, summary.txt, targets.txt, chart.png, rls_per_row.txt, machine.txt, raw.tsv, logs/)"

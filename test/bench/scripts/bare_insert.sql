@@ -1,5 +1,6 @@
 -- A bare single-row INSERT into bench.bare_keys (apikeys.keys' columns, defaults and indexes;
--- no trigger, no foreign key, no event), and the commit.
+-- no trigger, no foreign key, no event; run.sh fills it with a copy of the stored keys), and
+-- the commit.
 -- (:perm is passed with -D perm=reports:read: a literal 'x:y' would read as a variable.)
 \set t random(0, 99)
 \set o random(1, 100000)

@@ -38,7 +38,8 @@ CREATE TABLE bench.ref_keys (
 CREATE UNIQUE INDEX ref_keys_hash ON bench.ref_keys (key_hash);
 
 -- A bare single-row INSERT target shaped like apikeys.keys: same columns, defaults and
--- indexes; no triggers, no foreign keys, no event.
+-- indexes; no triggers, no foreign keys, no event. run.sh copies the loaded keys into it, so
+-- that it is as large as apikeys.keys.
 CREATE TABLE bench.bare_keys (LIKE apikeys.keys INCLUDING DEFAULTS INCLUDING INDEXES);
 
 -- A 1,000,000-row table behind a has_permission policy (count(*) variants).

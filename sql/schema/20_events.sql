@@ -14,7 +14,7 @@ COMMENT ON FUNCTION apikeys._event_payload(apikeys.events) IS 'The NOTIFY payloa
 -- not SECURITY DEFINER, so a role that may not insert events cannot forge one through it.
 CREATE FUNCTION apikeys._record_event(tenant_id text, key_id bigint, key_set_id bigint, action text, details jsonb)
   RETURNS void AS 'MODULE_PATHNAME', 'apikeys_record_event' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION apikeys._record_event(text, bigint, bigint, text, jsonb) IS 'Records one event (the row''s id, time and actor come from the column defaults; a NULL tenant_id makes an event of the installation) and announces it with NOTIFY apikeys_events at commit.';
+COMMENT ON FUNCTION apikeys._record_event(text, bigint, bigint, text, jsonb) IS 'Records one event (the row''s id, time and actor come from the column defaults; a NULL tenant_id makes an event of the installation) and announces it with NOTIFY apikeys_events once committed (with shared_preload_libraries, sent by the usage writer just after the commit).';
 
 CREATE FUNCTION apikeys._changes(old_row jsonb, new_row jsonb) RETURNS jsonb
   LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp

@@ -2,6 +2,7 @@
 // NOTIFY payload, the actor (apikeys._actor) and the purge flag.
 #include "events.hpp"
 
+#include "notify_queue.hpp"
 #include "tables.hpp"
 #include "writes.hpp"
 
@@ -133,7 +134,7 @@ void record_event(Datum tenant_id, int64 key_id, int64 key_set_id, const char *a
   insert_row(&events, &row);
   int64 event_id = DatumGetInt64(row.v[events.att[kEventId] - 1]);
   TimestampTz at = DatumGetTimestampTz(row.v[events.att[kEventAt] - 1]);
-  Async_Notify("apikeys_events", payload(event_id, action, at, tenant_id, key_id, key_set_id));
+  notify_event(payload(event_id, action, at, tenant_id, key_id, key_set_id));
 }
 
 namespace {

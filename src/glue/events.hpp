@@ -21,10 +21,10 @@ const char *actor_setting();
 bool event_purge_allowed();
 
 // Records one event: a row of apikeys.events (id, time and actor from its column defaults)
-// and its NOTIFY apikeys_events, sent at commit. tenant_id is a text Datum, or 0 for an event
-// of the installation (signing keys, purge runs); key_id and key_set_id are 0 for none;
-// details is a jsonb Datum. Runs its INSERT with the caller's rights (the triggers and the
-// management functions run as the extension's owner).
+// and its NOTIFY apikeys_events, sent at commit or just after it (notify_queue.hpp). tenant_id is a text Datum, or 0
+// for an event of the installation (signing keys, purge runs); key_id and key_set_id are 0 for none; details is a jsonb
+// Datum. Runs its INSERT with the caller's rights (the triggers and the management functions run as the extension's
+// owner).
 void record_event(Datum tenant_id, int64 key_id, int64 key_set_id, const char *action, Datum details);
 
 // A jsonb object under construction, with the values jsonb_build_object would give;

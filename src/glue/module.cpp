@@ -4,6 +4,7 @@
 #include "events.hpp"
 #include "keys.hpp"
 #include "members.hpp"
+#include "notify_queue.hpp"
 #include "redaction.hpp"
 #include "relcache.hpp"
 #include "signing_keys.hpp"
@@ -30,6 +31,7 @@ void _PG_init(void) {
   apikeys::glue::members_init();
   apikeys::glue::usage_init();
   apikeys::glue::usage_worker_init();
+  apikeys::glue::notify_queue_init();
   apikeys::glue::tables::tables_init();
   apikeys::glue::signing_keys_init();
   apikeys::glue::tokens_init();

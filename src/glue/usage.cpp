@@ -90,9 +90,6 @@ Slot *slots = nullptr;
 LWLockPadded *locks = nullptr;
 bool preloaded = false;
 
-shmem_request_hook_type prev_shmem_request_hook = nullptr;
-shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
-
 uint32 key_slots() {
   uint64 n = static_cast<uint64>(usage_max_keys) * 5 / 4;  // at most 80% full
   return static_cast<uint32>((n + kKeyParts - 1) / kKeyParts * kKeyParts);
@@ -102,12 +99,6 @@ uint32 tenant_slots() {
   return (n + kTenantParts - 1) / kTenantParts * kTenantParts;
 }
 Size shared_size() { return add_size(MAXALIGN(sizeof(Shared)), mul_size(key_slots() + tenant_slots(), sizeof(Slot))); }
-
-void shmem_request() {
-  if (prev_shmem_request_hook) prev_shmem_request_hook();
-  RequestAddinShmemSpace(shared_size());
-  RequestNamedLWLockTranche("apikeys usage", kKeyParts + kTenantParts);
-}
 
 void init_region(Region *r, uint32 nslots, uint32 nparts, uint32 first_lock) {
   r->nslots = nslots;
@@ -126,12 +117,10 @@ void init_slot(Slot *s) {
   pg_atomic_init_u64(&s->limited_at, 0);
 }
 
-void shmem_startup() {
-  if (prev_shmem_startup_hook) prev_shmem_startup_hook();
-  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-  bool found;
-  shared = static_cast<Shared *>(ShmemInitStruct("apikeys usage", shared_size(), &found));
+void attach_shared(void *memory, LWLockPadded *tranche, bool found) {
+  shared = static_cast<Shared *>(memory);
   slots = reinterpret_cast<Slot *>(reinterpret_cast<char *>(shared) + MAXALIGN(sizeof(Shared)));
+  locks = tranche;
   if (!found) {
     init_region(&shared->keys, key_slots(), kKeyParts, 0);
     init_region(&shared->tenants, tenant_slots(), kTenantParts, kKeyParts);
@@ -143,8 +132,6 @@ void shmem_startup() {
     pg_atomic_init_u32(&shared->worker_pid, 0);
     for (uint32 i = 0; i < shared->keys.nslots + shared->tenants.nslots; i++) init_slot(&slots[i]);
   }
-  locks = GetNamedLWLockTranche("apikeys usage");
-  LWLockRelease(AddinShmemInitLock);
 }
 
 Slot *region_slots(const Region *r) { return r == &shared->keys ? slots : slots + shared->keys.nslots; }
@@ -575,10 +562,7 @@ void usage_init() {
                              "Answers in other databases are rate-limited but not counted.", &database_name, "postgres",
                              PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 
-  prev_shmem_request_hook = shmem_request_hook;
-  shmem_request_hook = shmem_request;
-  prev_shmem_startup_hook = shmem_startup_hook;
-  shmem_startup_hook = shmem_startup;
+  request_shared_memory("apikeys usage", shared_size, kKeyParts + kTenantParts, attach_shared);
 }
 
 }  // namespace apikeys::glue

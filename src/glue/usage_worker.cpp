@@ -3,8 +3,10 @@
 // apikeys.usage, advances keys.last_used_at, writes the rate_limited events and frees idle
 // slots. One transaction per flush; a failed flush gives its counts back and is retried at
 // the next one. It flushes what is left at a clean shutdown; it never runs on a standby.
+// Woken by each commit that queued event notifications, it sends them (notify_queue.hpp).
 #include "usage_worker.hpp"
 
+#include "notify_queue.hpp"
 #include "usage.hpp"
 
 extern "C" {
@@ -270,7 +272,28 @@ long next_wait_ms() {
   return Min(static_cast<int64>(apikeys::glue::flush_interval_ms()), to_hour);
 }
 
-void worker_exit(int, Datum) { apikeys::glue::set_worker_pid(0); }
+// The notifications committed transactions queued (notify_queue.hpp), in a transaction of
+// its own; an error (PostgreSQL's notification queue full) is logged, and they stay queued.
+void send_notifications(MemoryContext cxt) {
+  PG_TRY();
+  { (void)apikeys::glue::notify_send_queued(); }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(cxt);
+    ErrorData *edata = CopyErrorData();
+    FlushErrorState();
+    AbortCurrentTransaction();
+    ereport(LOG, (errmsg("apikeys usage writer: sending notifications failed, they stay queued: %s", edata->message)));
+    FreeErrorData(edata);
+  }
+  PG_END_TRY();
+  MemoryContextSwitchTo(TopMemoryContext);
+}
+
+void worker_exit(int, Datum) {
+  apikeys::glue::notify_set_sender(false);
+  apikeys::glue::set_worker_pid(0);
+}
 
 }  // namespace
 
@@ -298,21 +321,31 @@ void apikeys_usage_worker(Datum) {
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnection(apikeys::glue::metered_database_name(), nullptr, 0);
   apikeys::glue::set_worker_pid(MyProcPid);
+  apikeys::glue::notify_set_sender(true);
   on_shmem_exit(worker_exit, 0);
   SetConfigOption("application_name", "apikeys usage writer", PGC_USERSET, PGC_S_SESSION);
   SetConfigOption("apikeys.actor", "apikeys usage writer", PGC_USERSET, PGC_S_SESSION);
   ereport(LOG, (errmsg("apikeys usage writer started for database \"%s\"", apikeys::glue::metered_database_name())));
   MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "apikeys usage writer", ALLOCSET_DEFAULT_SIZES);
+  // Woken by each commit that queued notifications (their latch), and at each flush's time.
+  TimestampTz flush_at = GetCurrentTimestamp() + next_wait_ms() * 1000;
   while (!got_sigterm) {
-    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, next_wait_ms(), PG_WAIT_EXTENSION);
+    long wait_ms = Max(0, (flush_at - GetCurrentTimestamp()) / 1000);
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
     CHECK_FOR_INTERRUPTS();
     if (ConfigReloadPending) {
       ConfigReloadPending = false;
       ProcessConfigFile(PGC_SIGHUP);
+      flush_at = Min(flush_at, GetCurrentTimestamp() + next_wait_ms() * 1000);
     }
-    flush(cxt);
+    send_notifications(cxt);
+    if (GetCurrentTimestamp() >= flush_at) {
+      flush(cxt);
+      flush_at = GetCurrentTimestamp() + next_wait_ms() * 1000;
+    }
   }
+  send_notifications(cxt);
   flush(cxt);  // what is left, at a shutdown or when terminated
   ereport(LOG, (errmsg("apikeys usage writer stopped")));
   proc_exit(1);  // not 0: a writer terminated alone is started again (at a shutdown it is not)

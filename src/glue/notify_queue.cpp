@@ -109,14 +109,14 @@ void fill() {
     notify_directly();
 }
 
-// After the commit (committed) or the abort (dead): the filled slots' fate; the sender is
-// woken for committed ones.
+// After the commit (committed) or the abort (dead): the filled slots' fate. The sender is
+// woken either way: committed slots of later transactions may wait behind these.
 void settle(SlotState state) {
   if (nfilled == 0) return;
   pg_write_barrier();  // the payloads before the state that lets the sender read them
   for (int i = 0; i < nfilled; i++) pg_atomic_write_u32(&ring->slots[(first + i) % kSlots].state, state);
   uint32 sender = pg_atomic_read_u32(&ring->sender);
-  if (state == kCommitted && sender != 0) SetLatch(&GetPGProcByNumber(sender - 1)->procLatch);
+  if (sender != 0) SetLatch(&GetPGProcByNumber(sender - 1)->procLatch);
   nfilled = 0;
 }
 

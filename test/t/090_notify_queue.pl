@@ -1,8 +1,8 @@
 # With the preload, the events of the usage writer's database are sent by the writer just
 # after their transaction commits (the writing transaction sends no NOTIFY, so its commit
 # does not queue behind every other notifying commit of the cluster): the committed events
-# only, in commit order, none of a rolled-back transaction or savepoint, each event row
-# readable when its notification arrives. PREPARE TRANSACTION still refuses a transaction
+# only, in commit order, none of a rolled-back transaction or savepoint or of one that fails
+# at its commit, each event row readable when its notification arrives. PREPARE TRANSACTION still refuses a transaction
 # with events. In another database, and while no writer runs, the transaction sends its
 # NOTIFY itself.
 use strict;
@@ -113,6 +113,29 @@ $b->quit;
 is(scalar(@got), 1, 'the notification after the commit');
 is($node->safe_psql('postgres', qq{SELECT action FROM apikeys.events WHERE event_id = $got[0][2]}), 'created',
 	'and its event row is readable');
+
+# A transaction that fails at its commit, after its notifications went into the queue (a
+# serialization failure is found after the pre-commit step): none of them is sent.
+$node->safe_psql('postgres', 'CREATE TABLE skew (k int)');
+my $t1 = $node->background_psql('postgres');
+my $t2 = $node->background_psql('postgres', on_error_stop => 0);
+$t1->query_safe('BEGIN ISOLATION LEVEL SERIALIZABLE');
+$t2->query_safe('BEGIN ISOLATION LEVEL SERIALIZABLE');
+$t1->query_safe('SELECT count(*) FROM skew WHERE k = 1');
+$t2->query_safe('SELECT count(*) FROM skew WHERE k = 2');
+$t1->query_safe('INSERT INTO skew VALUES (2)');
+$t2->query_safe('INSERT INTO skew VALUES (1)');
+my $kf = $t2->query_safe(q{SELECT key_id FROM apikeys.create_key('acme', 'fails at commit')});
+$t1->query_safe('COMMIT');
+$t2->query('COMMIT');
+like($t2->{stderr}, qr/could not serialize access/, 'the second commit fails');
+$t1->quit;
+$t2->quit;
+my $ka = create('postgres', 'after the failed commit');
+@got = collect($l, 1, 10);
+is(join(',', map { $_->[1] } @got), $ka, 'only the next committed key is notified');
+@none = collect($l, 1, 1);
+is(scalar(@none), 0, 'nothing of the transaction that failed at its commit');
 
 # PREPARE TRANSACTION refuses a transaction with events, as with any NOTIFY.
 my ($rc, $out, $err) = $node->psql('postgres', q{

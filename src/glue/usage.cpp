@@ -149,8 +149,10 @@ uint32 part_of(const Region *r, uint64 id, Oid db) { return static_cast<uint32>(
 
 LWLock *lock_of(const Region *r, uint32 part) { return &locks[r->first_lock + part].lock; }
 
-// The slot of (id, db) in its partition, claimed when create; null if absent (or the
-// partition is full). The partition's lock must be held (shared is enough).
+// The slot of (id, db) in its partition, claimed when create; null if absent (or the table
+// is full). The partition's lock must be held (shared is enough). The table is full at 4/5
+// of its slots (usage_max_keys keys): beyond that, linear probing makes the search for a
+// new id (up to the first empty slot) run over much of a partition, on every verify.
 Slot *lookup(Region *r, uint32 part, uint64 id, Oid db, bool create) {
   Slot *base = region_slots(r) + static_cast<size_t>(part) * r->part_size;
   uint32 start = static_cast<uint32>((mix(id ^ db) >> 32) % r->part_size);
@@ -165,7 +167,9 @@ Slot *lookup(Region *r, uint32 part, uint64 id, Oid db, bool create) {
       pg_read_barrier();
       if (s->dboid == db) return s;
     } else if (cur == kEmpty) {
-      if (!create) return nullptr;  // the end of the chain: the slot would be here or before
+      // the end of the chain: the slot would be here or before
+      if (!create || static_cast<uint64>(pg_atomic_read_u32(&r->used)) * 5 >= static_cast<uint64>(r->nslots) * 4)
+        return nullptr;
       uint64 expected = kEmpty;
       if (!pg_atomic_compare_exchange_u64(&s->id, &expected, kReserved)) continue;  // taken meanwhile: look again
       s->dboid = db;

@@ -166,5 +166,19 @@ is($plain->safe_psql('postgres', q{SELECT count(*) FROM apikeys.key_usage((SELEC
 	0, 'key_usage answers, empty');
 $plain->stop;
 
+# ---- more keys than apikeys.usage_max_keys: the table stops at 4/5 of its slots --------------
+# (beyond that, the search for a new key's slot would run over most of a partition on every
+# verify); the answers of the keys that found no slot are uncounted.
+$node->append_conf('postgresql.conf', "apikeys.usage_max_keys = 1000\napikeys.usage_flush_interval = 3600");
+$node->restart;
+$node->safe_psql('postgres', q{
+CREATE TABLE many AS SELECT (apikeys.create_key('acme', 'many ' || g)).key FROM generate_series(1, 1500) g;
+SELECT count((apikeys.verify(key)).code) FROM many;
+});
+my ($used, $slots, $uncounted) = split /\|/,
+	$node->safe_psql('postgres', q{SELECT slots_used, slots_total, uncounted FROM apikeys.usage_status()});
+is($used, int($slots * 4 / 5) + ($slots * 4 % 5 ? 1 : 0), "1,500 keys fill $used of $slots slots: 4/5, no more");
+is($uncounted, 1500 - $used, 'the answers of the others are uncounted');
+
 $node->stop;
 done_testing();

@@ -354,7 +354,9 @@ has_function() { [ "$(q "SELECT count(*) FROM pg_proc WHERE pronamespace = 'apik
 # the drift hits both scripts alike. The ratio is that of the mean latencies per script, from
 # pgbench's per-transaction log (-l, in microseconds): reference / target = tps target / tps
 # reference. BENCH_PAIR_REPS runs per pair and client count (BENCH_PAIR_CLIENTS), median.
-PAIRS=("verify|floor|0.90 0.95" "floor_keys|floor|" "create_key|bare_insert|0.80")
+# The target's session options (OPTS) apply to the whole run: verify_unmetered / floor is
+# verify without the usage writer's work (the floor reads no apikeys setting).
+PAIRS=("verify|floor|0.90 0.95" "verify_unmetered|floor|" "floor_keys|floor|" "create_key|bare_insert|0.80")
 PAIR_REPS=${BENCH_PAIR_REPS:-3}
 PAIR_CLIENTS=${BENCH_PAIR_CLIENTS:-1 2}
 paired="$out/paired.tsv"
@@ -369,7 +371,7 @@ paired_suite() {  # paired_suite: every pair whose variants this run measures, i
         j=$(( c < 2 ? c : 2 ))
         prefix="$out/logs/pair-$a-$b-c$c-$PAGES_NOW-r$rep"
         # shellcheck disable=SC2086
-        pgbench -n -M prepared -T "$SECS" -c "$c" -j "$j" -U postgres -D nkeys="$KEYS" -D perm=reports:read \
+        env PGOPTIONS="${OPTS[$a]}" pgbench -n -M prepared -T "$SECS" -c "$c" -j "$j" -U postgres -D nkeys="$KEYS" -D perm=reports:read \
           -l --log-prefix="$prefix" ${ARGS[$a]} ${ARGS[$b]} >"$prefix.out" 2>&1 || true
         # the log: client, transaction, latency (us), script (0 = a, 1 = b), epoch, us
         res=$(cat "$prefix".[0-9]* 2>/dev/null | awk '{ s[$4] += $3; n[$4]++ }

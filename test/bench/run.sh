@@ -355,23 +355,31 @@ has_function() { [ "$(q "SELECT count(*) FROM pg_proc WHERE pronamespace = 'apik
 # pgbench's per-transaction log (-l, in microseconds): reference / target = tps target / tps
 # reference. BENCH_PAIR_REPS runs per pair and client count (BENCH_PAIR_CLIENTS), median.
 # The target's session options (OPTS) apply to the whole run: verify_unmetered / floor is
-# verify without the usage writer's work (the floor reads no apikeys setting).
-PAIRS=("verify|floor|0.90 0.95" "verify_unmetered|floor|" "floor_keys|floor|" "create_key|bare_insert|0.80")
+# verify without the usage writer's work (the floor reads no apikeys setting). Every pair of
+# a SPEC target whose two variants run as the same role is here; GUARD_PAIRS run after the
+# guarded phase's setup (members, allowlists, rate limits), in the first pass only. The helper
+# policies run as a role each and stay separate runs (and per row, rls_per_row.txt).
+PAIRS=("verify|floor|0.90 0.95" "verify_unmetered|floor|" "floor_keys|floor|" "verify|reference|1.00"
+       "verify_token|verify|1.00" "create_key|bare_insert|0.80")
+GUARD_PAIRS=("verify_limited|verify_even|0.90" "verify_guarded|verify_even|0.95")
 PAIR_REPS=${BENCH_PAIR_REPS:-3}
 PAIR_CLIENTS=${BENCH_PAIR_CLIENTS:-1 2}
 paired="$out/paired.tsv"
 printf 'pages\ttarget\treference\tclients\trep\tratio\ttarget_us\treference_us\ttransactions\n' >"$paired"
-paired_suite() {  # paired_suite: every pair whose variants this run measures, in the current pages
+paired_suite() {  # paired_suite LIST: every pair of LIST (PAIRS, GUARD_PAIRS) whose variants this run measures, in the current pages
+  local -n pairs=$1
   local row a b thr c rep j prefix res
   for rep in $(seq 1 "$PAIR_REPS"); do
-    for row in "${PAIRS[@]}"; do
+    for row in "${pairs[@]}"; do
       IFS='|' read -r a b thr <<<"$row"
-      [ -n "$(wanted "$a")" ] && [ -n "$(wanted "$b")" ] || continue
+      in_list "$a" "${read_variants[@]}" "${write_variants[@]}" "${guard_variants[@]}" || continue
+      in_list "$b" "${read_variants[@]}" "${write_variants[@]}" "${guard_variants[@]}" || continue
       for c in $PAIR_CLIENTS; do
         j=$(( c < 2 ? c : 2 ))
         prefix="$out/logs/pair-$a-$b-c$c-$PAGES_NOW-r$rep"
         # shellcheck disable=SC2086
-        env PGOPTIONS="${OPTS[$a]}" pgbench -n -M prepared -T "$SECS" -c "$c" -j "$j" -U postgres -D nkeys="$KEYS" -D perm=reports:read \
+        env PGOPTIONS="${OPTS[$a]}" pgbench -n -M prepared -T "$SECS" -c "$c" -j "$j" -U postgres -D nkeys="$KEYS" \
+          -D ntokens="$NTOKENS" -D perm=reports:read \
           -l --log-prefix="$prefix" ${ARGS[$a]} ${ARGS[$b]} >"$prefix.out" 2>&1 || true
         # the log: client, transaction, latency (us), script (0 = a, 1 = b), epoch, us
         res=$(cat "$prefix".[0-9]* 2>/dev/null | awk '{ s[$4] += $3; n[$4]++ }
@@ -390,7 +398,7 @@ paired_report() {  # the median ratio of each pair, page size and client count; 
   echo "== performance targets from paired runs (target and reference in one pgbench run; median of $PAIR_REPS, min-max)" |
     tee -a "$out/targets.txt"
   for pages in "${PASS_PAGES[@]}"; do  # in the order of the passes
-    for row in "${PAIRS[@]}"; do
+    for row in "${PAIRS[@]}" "${GUARD_PAIRS[@]}"; do
       IFS='|' read -r a b thr <<<"$row"
       for c in $PAIR_CLIENTS; do
         read -r r lo hi < <(awk -F'\t' -v p="$pages" -v a="$a" -v b="$b" -v c="$c" '$1 == p && $2 == a && $3 == b && $4 == c { v[++n] = $6 }
@@ -834,7 +842,7 @@ for p in "${later_pages[@]}"; do
     echo "   write variants (synchronous_commit=$SYNC)"
     run_suite "$KEYS" "${pass_writes[@]}"
   fi
-  paired_suite
+  paired_suite PAIRS
   PASS_PAGES+=("$PAGES_NOW") PASS_TAG+=("$TAG") PASS_CLIENTS+=("$PAGES_CLIENTS") PASS_VARIANTS+=("${pass_reads[*]} ${pass_writes[*]}")
   for v in "${pass_reads[@]}" "${pass_writes[@]}"; do later_ids+=("$v$TAG"); done
   echo "huge_pages in the pass $TAG: $(q 'SHOW huge_pages')" >>"$out/machine.txt"
@@ -848,7 +856,7 @@ if [ ${#write_variants[@]} -gt 0 ]; then
   echo "== pass 1: write variants (synchronous_commit=$SYNC, fsync=$(q 'SHOW fsync'))"
   run_suite "$KEYS" "${write_variants[@]}"
 fi
-paired_suite
+paired_suite PAIRS
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 
 # Where verify's time goes, in real time: each piece as one statement over the same 100,000
@@ -889,8 +897,10 @@ per_call
 
 # The policies' cost per row, in real time: count(*) over bench.tdocs (1,000,000 rows) in one
 # transaction per role, after its setup (authenticate, or the hand-written lookup and
-# set_config), 4 scans of which the first warms up, median of 3, against the same scan as
-# bench_bypass (no policy). A 1M-row scan in milliseconds is nanoseconds per row. Then, with
+# set_config), 2 scans of which the first warms up, against the same scan as bench_bypass (no
+# policy); BENCH_RLS_ROUNDS (5) rounds, each through every role in turn, so that the VM's drift
+# hits every role alike (4 scans of one role in a row once gave the same plan 79 and 126 ms
+# against the other run's 70 and 66); the median of the rounds. A 1M-row scan in milliseconds is nanoseconds per row. Then, with
 # track_functions = all, the calls the helpers take per scan and the plans (VERBOSE, and whether
 # the planner may scan in parallel), in logs/rls_explain.txt. Timing and evidence are separate
 # transactions: function tracking has a cost of its own.
@@ -904,20 +914,24 @@ rls_setup() {  # rls_setup ROLE KEY: the statement that binds the key (helpers) 
     *) echo "SELECT apikeys.authenticate('$2');" ;;
   esac
 }
+RLS_ROUNDS=${BENCH_RLS_ROUNDS:-5}
 rls_per_row() {
   local key r i
   key=$(q "SELECT key FROM bench.plain WHERE i = 15")  # i % 10 = 5: valid, permissions {reports:read,docs:read}
-  for r in "${RLS_ROLES[@]}"; do
-    echo "\\echo == $r"
-    echo "BEGIN;"
-    echo "SET LOCAL ROLE $r;"
-    echo "\\o /dev/null"
-    rls_setup "$r" "$key"
-    echo "\\o"
-    echo "\\timing on"
-    for i in 1 2 3 4; do echo "SELECT count(*) FROM bench.tdocs;"; done
-    echo "\\timing off"
-    echo "COMMIT;"
+  for i in $(seq 1 "$RLS_ROUNDS"); do
+    for r in "${RLS_ROLES[@]}"; do
+      echo "\\echo == $r"
+      echo "BEGIN;"
+      echo "SET LOCAL ROLE $r;"
+      echo "\\o /dev/null"
+      rls_setup "$r" "$key"
+      echo "\\o"
+      echo "\\timing on"
+      echo "SELECT count(*) FROM bench.tdocs;"
+      echo "SELECT count(*) FROM bench.tdocs;"
+      echo "\\timing off"
+      echo "COMMIT;"
+    done
   done >"$out/rls_per_row.sql"
   for r in "${RLS_ROLES[@]}"; do
     echo "\\echo == $r"
@@ -947,24 +961,24 @@ rls_per_row() {
     labels="$labels${labels:+|}$r^$([ "$r" = bench_bypass ] && echo "no policy (BYPASSRLS)" || echo "${LABEL[count_${r#bench_}]#* 1M, }")"
   done
   awk -v labels="$labels" '
-    function median3(s,   a, n, i, j, t) {  # the median of the 2nd to 4th figure of s
-      n = split(s, a, " "); if (n < 4) return ""
-      for (i = 2; i <= 4; i++) for (j = i + 1; j <= 4; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-      return a[3]
+    function median(s,   a, n, i, j, t) {  # the median of the figures of s
+      n = split(s, a, " "); if (n < 1) return ""
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
     BEGIN { n = split(labels, l, "|"); for (i = 1; i <= n; i++) { split(l[i], kv, "^"); lab[kv[1]] = kv[2]; order[i] = kv[1] } nr = n }
-    FILENAME ~ /raw/ && /^== / { cur = $2; next }
-    FILENAME ~ /raw/ && /^Time: / { t[cur] = t[cur] " " $2; next }
+    FILENAME ~ /raw/ && /^== / { cur = $2; k = 0; next }
+    FILENAME ~ /raw/ && /^Time: / { if (++k == 2) t[cur] = t[cur] " " $2; next }  # the first scan warms up
     FILENAME ~ /raw/ && /^[0-9]+$/ { rows[cur] = $1; next }
     FILENAME ~ /explain/ && /^== / { cur = $2; par = 0; next }
     FILENAME ~ /explain/ && /^calls / { calls[cur] = $2; next }
     FILENAME ~ /explain/ && /^-- the plan with parallel/ { par = 1; next }
     FILENAME ~ /explain/ && par && /Parallel Seq Scan/ { parallel[cur] = 1; next }
     END {
-      base = median3(t["bench_bypass"]); nb = rows["bench_bypass"]
+      base = median(t["bench_bypass"]); nb = rows["bench_bypass"]
       printf "  %-52s %9s %10s %9s %9s %9s\n", "policy (count(*) over bench.tdocs)", "ms/scan", "ns/row", "rows", "calls", "parallel"
       for (i = 1; i <= nr; i++) {
-        r = order[i]; m = median3(t[r])
+        r = order[i]; m = median(t[r])
         if (m == "" || base == "" || nb == 0) { printf "  %-52s %9s\n", lab[r], "-"; continue }
         cost[r] = (m - base) * 1e6 / nb
         printf "  %-52s %9.1f %10s %9s %9s %9s\n", lab[r], m, (r == "bench_bypass" ? "-" : sprintf("%+.1f", cost[r])),
@@ -981,7 +995,7 @@ rls_per_row() {
     }' "$out/rls_per_row.raw" "$out/logs/rls_explain.txt" | tee "$out/rls_per_row.txt"
 }
 if in_list count_tenant_fn "${read_variants[@]}" || in_list count_perm_fn "${read_variants[@]}"; then
-  echo "== RLS policies per row: count(*) over 1,000,000 rows of bench.tdocs (median of 3 scans; ms per scan = ns per row)"
+  echo "== RLS policies per row: count(*) over 1,000,000 rows of bench.tdocs (median of $RLS_ROUNDS rounds; ms per scan = ns per row)"
   rls_per_row
 fi
 
@@ -996,6 +1010,7 @@ if [ ${#guard_variants[@]} -gt 0 ]; then
   echo "   $(elapsed "$t0")s"
   prewarm
   run_suite "$KEYS" "${guard_variants[@]}"
+  paired_suite GUARD_PAIRS
 fi
 summarise "${read_variants[@]}" "${write_variants[@]}" "${guard_variants[@]}" "${later_ids[@]}"
 {

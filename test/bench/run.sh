@@ -54,7 +54,13 @@ for p in $PAGES; do
 done
 [ -n "$PAGES" ] || { echo "BENCH_PAGES is empty" >&2; exit 2; }
 [ -z "$SCALE" ] || PAGES=${PAGES%% *}
-PAGES_VARIANTS=${BENCH_PAGES_VARIANTS:-select_only floor reference verify verify_fixed create_key bare_insert}
+# Every variant of a SPEC §6 target but the guarded phase's (rate limits, members and
+# allowlists: its setup changes the other variants' answers, so it runs once, last).
+DEFAULT_PAGES_VARIANTS="select_only floor reference verify verify_fixed verify_malformed verify_unmetered verify_token"
+DEFAULT_PAGES_VARIANTS+=" count_policy count_policy_sub count_plain count_tenant_fn count_tenant_set count_tenant_fn_sub"
+DEFAULT_PAGES_VARIANTS+=" count_tenant_set_sub count_perm_fn count_perm_set count_perm_fn_sub count_perm_set_sub"
+DEFAULT_PAGES_VARIANTS+=" auth_rls auth_rls_hand create_key bare_insert"
+PAGES_VARIANTS=${BENCH_PAGES_VARIANTS:-$DEFAULT_PAGES_VARIANTS}
 PAGES_CLIENTS=${BENCH_PAGES_CLIENTS:-1 2}
 PAGES_REPS=${BENCH_PAGES_REPS:-2}
 RLS_CLIENTS=${BENCH_RLS_CLIENTS:-1}

@@ -21,7 +21,6 @@ extern "C" {
 #include "postgres.h"
 
 #include "fmgr.h"
-#include "storage/lwlock.h"
 #include "utils/array.h"
 }
 
@@ -87,13 +86,6 @@ std::string_view *text_array_views(ArrayType *arr, int *n);
 
 // From _PG_init: wipes the outbox when a transaction ends.
 void boundary_init();
-
-// Shared memory of a glue file, from its init under shared_preload_libraries (elsewhere it
-// does nothing): size() bytes and nlocks LWLocks, both named name, requested when the server
-// starts; init(memory, locks, found) runs in every process that attaches, under
-// AddinShmemInitLock (found: another process initialised it already). At most four.
-using SharedInit = void (*)(void *memory, LWLockPadded *locks, bool found);
-void request_shared_memory(const char *name, Size (*size)(), int nlocks, SharedInit init);
 
 // ---- implementation ----------------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 // first pending one, so notifications keep the order in which their slots were filled.
 #include "notify_queue.hpp"
 
+#include "shared_memory.hpp"
 #include "usage.hpp"
 
 extern "C" {

@@ -11,6 +11,7 @@
 #include "usage.hpp"
 
 #include "redaction.hpp"
+#include "shared_memory.hpp"
 
 extern "C" {
 #include "access/xact.h"

@@ -175,6 +175,26 @@ void write_batch(const Batch &b, TimestampTz hour) {
 char last_error[256];
 TimestampTz last_error_logged = 0;
 
+// In a PG_CATCH block of one of the writer's transactions: takes the error, aborts the
+// transaction and logs "apikeys usage writer: <what>: <message>", when it changes, else once
+// a minute: a failure that keeps coming back (a broken schema, a full notification queue)
+// does not fill the log. Returns in cxt.
+void abort_and_log(MemoryContext cxt, const char *what) {
+  MemoryContextSwitchTo(cxt);
+  ErrorData *edata = CopyErrorData();
+  FlushErrorState();
+  AbortCurrentTransaction();
+  char line[sizeof last_error];
+  snprintf(line, sizeof line, "%s: %s", what, edata->message);
+  TimestampTz now = GetCurrentTimestamp();
+  if (strcmp(last_error, line) != 0 || TimestampDifferenceExceeds(last_error_logged, now, 60000)) {
+    ereport(LOG, (errmsg("apikeys usage writer: %s: %s", what, edata->message)));
+    strlcpy(last_error, line, sizeof last_error);
+    last_error_logged = now;
+  }
+  FreeErrorData(edata);
+}
+
 // Writes the batch and commits the flush's transaction; on an error, logs it, aborts and
 // returns false (nothing is raised).
 bool write_and_commit(const Batch &b, TimestampTz hour, MemoryContext cxt) {
@@ -190,20 +210,7 @@ bool write_and_commit(const Batch &b, TimestampTz hour, MemoryContext cxt) {
   PG_CATCH();
   {
     ok = false;
-    MemoryContextSwitchTo(cxt);
-    ErrorData *edata = CopyErrorData();
-    FlushErrorState();
-    AbortCurrentTransaction();
-    // Logged when it changes, else once a minute: a flush that keeps failing (a broken
-    // schema) does not fill the log.
-    TimestampTz now = GetCurrentTimestamp();
-    if (strncmp(last_error, edata->message, sizeof last_error - 1) != 0 ||
-        TimestampDifferenceExceeds(last_error_logged, now, 60000)) {
-      ereport(LOG, (errmsg("apikeys usage writer: flush failed, counts kept for the next one: %s", edata->message)));
-      strlcpy(last_error, edata->message, sizeof last_error);
-      last_error_logged = now;
-    }
-    FreeErrorData(edata);
+    abort_and_log(cxt, "flush failed, counts kept for the next one");
   }
   PG_END_TRY();
   return ok;
@@ -278,14 +285,7 @@ void send_notifications(MemoryContext cxt) {
   PG_TRY();
   { (void)apikeys::glue::notify_send_queued(); }
   PG_CATCH();
-  {
-    MemoryContextSwitchTo(cxt);
-    ErrorData *edata = CopyErrorData();
-    FlushErrorState();
-    AbortCurrentTransaction();
-    ereport(LOG, (errmsg("apikeys usage writer: sending notifications failed, they stay queued: %s", edata->message)));
-    FreeErrorData(edata);
-  }
+  { abort_and_log(cxt, "sending notifications failed, they stay queued"); }
   PG_END_TRY();
   MemoryContextSwitchTo(TopMemoryContext);
 }
